@@ -1,0 +1,121 @@
+"""Cost tallies and the counting conventions that turn them into MAdds.
+
+A tally keeps every ingredient separately (core multiply-adds, BatchNorm/LayerNorm/pool/DyReLU
+elements), so one analysis answers all conventions and each table can say which one it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from ..errors import UserError
+from ..pillars import FORMER_AND_BRIDGE, PILLARS, DYRELU
+
+CONVENTIONS = {
+    "paper": "conv + linear + matmul multiply-adds, plus 1 op per BatchNorm output element and 1 "
+             "op per DyReLU output element (reproduces the paper's MAdds)",
+    "core": "conv + linear + matmul multiply-adds only",
+    "fvcore": "what fvcore's default handles count: core + 2 per BatchNorm element + 5 per "
+              "LayerNorm element + 1 per avg-pool input element",
+}
+DEFAULT_CONVENTION = "paper"
+
+
+def check_convention(convention: str) -> str:
+    if convention not in CONVENTIONS:
+        raise UserError(f"unknown convention {convention!r}: expected one of "
+                        f"{', '.join(CONVENTIONS)}")
+    return convention
+
+
+@dataclass
+class Counts:
+    """Parameters and per-image operation ingredients of some part of a network."""
+
+    params: int = 0
+    core: int = 0  # conv + linear + matmul multiply-accumulates
+    bn: int = 0  # BatchNorm output elements
+    ln: int = 0  # LayerNorm output elements
+    pool: int = 0  # adaptive average-pool input elements
+    dyrelu: int = 0  # DyReLU output elements (2 mul + 1 max each, elementwise)
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def madds(self, convention: str = DEFAULT_CONVENTION) -> int:
+        if convention == "core":
+            return self.core
+        if convention == "fvcore":
+            return self.core + 2 * self.bn + 5 * self.ln + self.pool
+        if convention == "paper":
+            return self.core + self.bn + self.dyrelu
+        raise UserError(f"unknown convention {convention!r}")
+
+
+def total(parts) -> Counts:
+    out = Counts()
+    for part in parts:
+        out = out + part
+    return out
+
+
+@dataclass
+class PartCost:
+    """Cost of one structural part (stem, a block, the head...) split by pillar."""
+
+    name: str
+    kind: str
+    pillars: dict[str, Counts]
+    info: dict
+
+    @property
+    def counts(self) -> Counts:
+        return total(self.pillars.values())
+
+
+@dataclass
+class ModelCost:
+    model: str
+    resolution: int
+    parts: list[PartCost]
+
+    def pillar(self, name: str) -> Counts:
+        return total(p.pillars.get(name, Counts()) for p in self.parts)
+
+    @property
+    def pillars(self) -> dict[str, Counts]:
+        return {name: self.pillar(name) for name in PILLARS}
+
+    @property
+    def counts(self) -> Counts:
+        return total(p.counts for p in self.parts)
+
+    @property
+    def params(self) -> int:
+        return self.counts.params
+
+    def madds(self, convention: str = DEFAULT_CONVENTION) -> int:
+        return self.counts.madds(convention)
+
+    def former_and_bridge(self, convention: str = DEFAULT_CONVENTION,
+                          with_dyrelu: bool = False) -> int:
+        names = FORMER_AND_BRIDGE + ((DYRELU,) if with_dyrelu else ())
+        return sum(self.pillar(n).madds(convention) for n in names)
+
+    def to_dict(self, convention: str = DEFAULT_CONVENTION) -> dict:
+        return {
+            "model": self.model,
+            "resolution": self.resolution,
+            "convention": convention,
+            "params": self.params,
+            "madds": self.madds(convention),
+            "pillars": {n: {"params": c.params, "madds": c.madds(convention)}
+                        for n, c in self.pillars.items()},
+            "blocks": [
+                {"name": p.name, "kind": p.kind, **p.info, "params": p.counts.params,
+                 "madds": p.counts.madds(convention),
+                 "pillars": {n: {"params": c.params, "madds": c.madds(convention)}
+                             for n, c in p.pillars.items()}}
+                for p in self.parts
+            ],
+        }

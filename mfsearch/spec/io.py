@@ -1,0 +1,134 @@
+"""Load and save specs as YAML, find the shipped variants, and apply `--set KEY=VALUE` overrides."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UserError
+from .mobile_former import MobileFormerSpec, SpecError
+
+VARIANT_PACKAGE = "mfsearch.spec.variants"
+
+
+def variant_names() -> list[str]:
+    """Shipped variants, smallest first (by the MAdds in their names)."""
+    files = [p.name[:-5] for p in resources.files(VARIANT_PACKAGE).iterdir()
+             if p.name.endswith(".yaml")]
+    return sorted(files, key=lambda n: (len(n), n))
+
+
+def _parse_yaml(text: str, origin: str) -> Any:
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{origin}: invalid YAML{where}: {problem}") from None
+
+
+def spec_from_yaml(text: str, origin: str = "spec") -> MobileFormerSpec:
+    data = _parse_yaml(text, origin)
+    try:
+        return MobileFormerSpec.from_dict(data)
+    except SpecError as exc:
+        raise SpecError(f"{origin}: {exc}") from None
+
+
+def load_spec(path: str | Path) -> MobileFormerSpec:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: no such spec file")
+    if not path.is_file():
+        raise UserError(f"{path}: not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read spec ({exc.__class__.__name__})") from None
+    return spec_from_yaml(text, str(path))
+
+
+def spec_to_yaml(spec: MobileFormerSpec) -> str:
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _block_flow(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
+        flat = "out" in data and all(not isinstance(v, (dict, list)) for v in data.values())
+        return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flat)
+
+    _Dumper.add_representer(dict, _block_flow)
+    return yaml.dump(spec.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)
+
+
+def save_spec(spec: MobileFormerSpec, path: str | Path) -> Path:
+    path = Path(path)
+    path.write_text(spec_to_yaml(spec), encoding="utf-8")
+    return path
+
+
+def load_model_spec(model: str) -> MobileFormerSpec:
+    """A shipped variant by name (`mobile-former-294m`, or just `294m`) or a spec file path."""
+    names = variant_names()
+    key = model.lower()
+    for candidate in (key, f"mobile-former-{key}"):
+        if candidate in names:
+            text = resources.files(VARIANT_PACKAGE).joinpath(f"{candidate}.yaml").read_text()
+            return spec_from_yaml(text, candidate)
+    if model.endswith((".yaml", ".yml")) or Path(model).exists():
+        return load_spec(model)
+    raise UserError(f"unknown model {model!r}: expected a spec file or one of {', '.join(names)}")
+
+
+def parse_override(item: str) -> tuple[list[str | int], Any]:
+    """`blocks.3.out=64` -> (['blocks', 3, 'out'], 64). Values are parsed as YAML scalars."""
+    if "=" not in item:
+        raise UserError(f"--set {item!r}: expected KEY=VALUE")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise UserError(f"--set {item!r}: empty key")
+    path: list[str | int] = [int(p) if p.isdigit() else p for p in key.split(".")]
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        raise UserError(f"--set {key}: cannot parse value {raw!r}") from None
+    if isinstance(value, (dict, list)):
+        raise UserError(f"--set {key}: expected a single value, got {raw!r}")
+    return path, value
+
+
+def apply_overrides(spec: MobileFormerSpec, items: list[str]) -> MobileFormerSpec:
+    """Apply `--set` overrides to a spec; each key path must already exist in the spec."""
+    if not items:
+        return spec
+    data = spec.to_dict()
+    for item in items:
+        path, value = parse_override(item)
+        node: Any = data
+        label = ""
+        for i, part in enumerate(path):
+            label = f"{label}.{part}" if label else str(part)
+            last = i == len(path) - 1
+            if isinstance(node, list):
+                if not isinstance(part, int) or not 0 <= part < len(node):
+                    raise UserError(f"--set {label}: no such list index (have {len(node)} items)")
+            elif isinstance(node, dict):
+                if part not in node and not (last and part in _OPTIONAL_BLOCK_KEYS):
+                    raise UserError(f"--set {label}: unknown key")
+            else:
+                raise UserError(f"--set {label}: {label.rsplit('.', 1)[0]} is not a mapping")
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+    try:
+        return MobileFormerSpec.from_dict(data)
+    except SpecError as exc:
+        raise SpecError(f"--set: {exc}") from None
+
+
+_OPTIONAL_BLOCK_KEYS = {"expand2", "stride", "expand"}

@@ -1,0 +1,112 @@
+"""Resolve a spec into concrete layer geometry (widths and feature-map sizes) at one input size.
+
+Both the torch builder and the analytic cost model read this layout, so the two can never
+disagree about a width or a resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import UserError
+from .mobile_former import MobileFormerSpec
+
+MIN_RESOLUTION = 1
+MAX_RESOLUTION = 4096
+
+
+def conv_out(size: int, kernel: int, stride: int) -> int:
+    """Output size of a conv with 'same' padding kernel // 2 (PyTorch arithmetic)."""
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+@dataclass(frozen=True)
+class StemLayout:
+    cout: int
+    res_in: int
+    res_out: int
+
+
+@dataclass(frozen=True)
+class BneckLiteLayout:
+    cin: int
+    hidden: int
+    cout: int
+    stride: int
+    res_in: int
+    res_out: int
+
+    @property
+    def residual(self) -> bool:
+        return self.stride == 1 and self.cin == self.cout
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """One Mobile-Former block. hidden is (Ch,) for stride 1 and (Ch1, Ch2) for downsample."""
+
+    index: int
+    cin: int
+    cout: int
+    stride: int
+    hidden: tuple[int, ...]
+    res_in: int
+    res_out: int
+
+    @property
+    def downsample(self) -> bool:
+        return self.stride == 2
+
+    @property
+    def residual(self) -> bool:
+        return self.stride == 1 and self.cin == self.cout
+
+    @property
+    def dyrelu_widths(self) -> tuple[int, int]:
+        """Channels of the two DyReLUs: (pw1, dw) for stride 1; (dw1, dw2) for downsample."""
+        return (self.hidden[0], self.hidden[0]) if not self.downsample else self.hidden
+
+
+@dataclass(frozen=True)
+class Layout:
+    spec: MobileFormerSpec
+    resolution: int
+    stem: StemLayout
+    bneck_lite: BneckLiteLayout
+    blocks: tuple[BlockLayout, ...]
+    last_width: int
+    last_res: int
+
+
+def check_resolution(resolution: int) -> int:
+    if isinstance(resolution, bool) or not isinstance(resolution, int):
+        raise UserError(f"resolution: expected an integer, got {resolution!r}")
+    if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
+        raise UserError(f"resolution: must be between {MIN_RESOLUTION} and {MAX_RESOLUTION}, "
+                        f"got {resolution}")
+    return resolution
+
+
+def resolve(spec: MobileFormerSpec, resolution: int = 224) -> Layout:
+    """Widths and square feature-map sizes of every block of `spec` for a `resolution`^2 input."""
+    check_resolution(resolution)
+    k = spec.dw_kernel
+    r0 = conv_out(resolution, 3, 2)
+    stem = StemLayout(cout=spec.stem, res_in=resolution, res_out=r0)
+    bl = spec.bneck_lite
+    r1 = conv_out(r0, 3, bl.stride)
+    bneck = BneckLiteLayout(cin=spec.stem, hidden=spec.stem * bl.expand, cout=bl.out,
+                            stride=bl.stride, res_in=r0, res_out=r1)
+    blocks = []
+    cin, res = bl.out, r1
+    for i, b in enumerate(spec.blocks):
+        res_out = conv_out(res, k, b.stride)
+        if b.downsample:
+            hidden: tuple[int, ...] = (cin * int(b.expand), b.out * b.expand2)
+        else:
+            hidden = (round(cin * b.expand),)
+        blocks.append(BlockLayout(index=i, cin=cin, cout=b.out, stride=b.stride, hidden=hidden,
+                                  res_in=res, res_out=res_out))
+        cin, res = b.out, res_out
+    return Layout(spec=spec, resolution=resolution, stem=stem, bneck_lite=bneck,
+                  blocks=tuple(blocks), last_width=cin, last_res=res)
