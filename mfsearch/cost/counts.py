@@ -6,7 +6,7 @@ elements), so one analysis answers all conventions and each table can say which 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from ..errors import UserError
 from ..pillars import FORMER_AND_BRIDGE, PILLARS, DYRELU
@@ -28,7 +28,7 @@ def check_convention(convention: str) -> str:
     return convention
 
 
-@dataclass
+@dataclass(slots=True)
 class Counts:
     """Parameters and per-image operation ingredients of some part of a network."""
 
@@ -40,7 +40,9 @@ class Counts:
     dyrelu: int = 0  # DyReLU output elements (2 mul + 1 max each, elementwise)
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        # Spelled out: this is the cost model's inner loop.
+        return Counts(self.params + other.params, self.core + other.core, self.bn + other.bn,
+                      self.ln + other.ln, self.pool + other.pool, self.dyrelu + other.dyrelu)
 
     def madds(self, convention: str = DEFAULT_CONVENTION) -> int:
         if convention == "core":

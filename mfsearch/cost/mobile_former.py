@@ -95,12 +95,13 @@ def mobile(spec: MobileFormerSpec, b: BlockLayout) -> tuple[Counts, Counts]:
     return convs, acts
 
 
-def block(spec: MobileFormerSpec, b: BlockLayout) -> dict[str, Counts]:
+def block(spec: MobileFormerSpec, b: BlockLayout, former_cost: Counts) -> dict[str, Counts]:
+    """Pillars of one block; `former_cost` is the same for every block, so it is passed in."""
     convs, acts = mobile(spec, b)
     pillars = {P.MOBILE: convs, P.DYRELU: acts}
     if spec.former:
         pillars[P.MOBILE_TO_FORMER] = mobile_to_former(spec, b.cin, b.res_in ** 2)
-        pillars[P.FORMER] = former(spec)
+        pillars[P.FORMER] = former_cost
         pillars[P.FORMER_TO_MOBILE] = former_to_mobile(spec, b.cout, b.res_out ** 2)
     return pillars
 
@@ -127,9 +128,10 @@ def analyze(spec: MobileFormerSpec, resolution: int = 224) -> ModelCost:
         parts.insert(0, PartCost("tokens", "tokens",
                                  {P.FORMER: Counts(params=spec.tokens * spec.token_dim)},
                                  {"tokens": spec.tokens, "token_dim": spec.token_dim}))
+    former_cost = former(spec) if spec.former else Counts()
     for b in lay.blocks:
         parts.append(PartCost(f"block{b.index + 1}", "downsample" if b.downsample else "stride1",
-                              block(spec, b),
+                              block(spec, b, former_cost),
                               _info(b.cin, b.cout, b.stride, b.res_in, b.res_out, b.hidden)))
     last = lay.last_res ** 2
     if spec.former:

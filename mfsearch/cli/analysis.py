@@ -1,0 +1,134 @@
+"""`mfsearch variants`, `mfsearch cost` and `mfsearch check`: where the multiply-adds go."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rich.table import Table
+
+from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
+from ..cost.mobile_former import analyze
+from ..pillars import PILLARS
+from ..spec import apply_overrides, load_model_spec, variant_names
+from ..spec.layout import MAX_RESOLUTION, MIN_RESOLUTION
+from ..spec.mobile_former import MobileFormerSpec
+from .render import cost_frame, cost_json, make_console, millions, print_cost
+
+# Published Table 2 figures, shown next to ours in `mfsearch variants`.
+PAPER_TABLE2 = {"mobile-former-26m": (3.2, 26), "mobile-former-52m": (3.5, 52),
+                "mobile-former-96m": (4.6, 96), "mobile-former-151m": (7.6, 151),
+                "mobile-former-214m": (9.4, 214), "mobile-former-294m": (11.4, 294),
+                "mobile-former-508m": (14.0, 508)}
+
+
+def resolution_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer resolution, got {text!r}") from None
+    if not MIN_RESOLUTION <= value <= MAX_RESOLUTION:
+        raise argparse.ArgumentTypeError(
+            f"resolution must be between {MIN_RESOLUTION} and {MAX_RESOLUTION}, got {value}")
+    return value
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="variant name (e.g. mobile-former-294m or 294m) or a spec "
+                                      "YAML file")
+    parser.add_argument("--res", type=resolution_arg, default=224, metavar="N",
+                        help="input resolution N x N (default 224)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a spec field, e.g. tokens=1, "
+                        "token_dim=64, former_ffn=false, blocks.3.out=64 (repeatable)")
+
+
+def model_spec(args: argparse.Namespace) -> MobileFormerSpec:
+    return apply_overrides(load_model_spec(args.model), args.overrides)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("variants", help="the shipped Mobile-Former variants with params and MAdds")
+    p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
+    p.set_defaults(func=cmd_variants)
+
+    p = sub.add_parser("cost", help="analytic params and MAdds per pillar and per block")
+    add_model_args(p)
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
+                   help="how MAdds are counted (default paper)")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_cost)
+
+    p = sub.add_parser("check", help="cross-check the analytic counts against fvcore on the "
+                                     "torch model (exit 0 only if they agree exactly)")
+    add_model_args(p)
+    p.set_defaults(func=cmd_check)
+
+
+def cmd_variants(args: argparse.Namespace) -> int:
+    conv = args.convention
+    table = Table(title=f"Mobile-Former variants @ {args.res}x{args.res} ({conv} MAdds)")
+    for col in ("variant", "blocks", "tokens x dim", "params", "MAdds", "paper params",
+                "paper MAdds", "MAdds vs paper"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for name in variant_names():
+        spec = load_model_spec(name)
+        cost = analyze(spec, args.res)
+        paper = PAPER_TABLE2.get(name)
+        madds = cost.madds(conv)
+        vs = (f"{100 * (madds / 1e6 / paper[1] - 1):+.2f}%"
+              if paper and args.res == 224 else "-")
+        table.add_row(name, str(len(spec.blocks)), f"{spec.tokens} x {spec.token_dim}",
+                      f"{cost.params:,}", f"{millions(madds)}M",
+                      f"{paper[0]}M" if paper else "-", f"{paper[1]}M" if paper else "-", vs)
+    make_console().print(table)
+    print(f"convention {conv}: {CONVENTIONS[conv]}")
+    return 0
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    spec = model_spec(args)
+    cost = analyze(spec, args.res)
+    if args.format == "json":
+        print(cost_json(cost, args.convention))
+    elif args.format == "csv":
+        cost_frame(cost, args.convention).to_csv(sys.stdout, index=False)
+    else:
+        print_cost(make_console(), cost, args.convention)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ..cost.fvcore_count import count_model
+    from ..models.mobile_former import build_model
+
+    spec = model_spec(args)
+    cost = analyze(spec, args.res)
+    model = build_model(spec, args.res)
+    console = make_console()
+    torch_params = sum(p.numel() for p in model.parameters())
+    all_ok = torch_params == cost.params
+    for conv in ("core", "fvcore"):
+        counted = count_model(model, args.res, conv)
+        table = Table(title=f"{spec.name} @ {args.res}: analytic vs fvcore ({conv} MAdds)")
+        for col in ("pillar", "analytic", "fvcore", "diff", ""):
+            table.add_column(col, justify="left" if col == "pillar" else "right")
+        for name in PILLARS:
+            ours, theirs = cost.pillar(name).madds(conv), counted.pillars[name]
+            table.add_row(name, f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
+                          "ok" if ours == theirs else "MISMATCH")
+            all_ok &= ours == theirs
+        ours, theirs = cost.madds(conv), counted.total
+        table.add_section()
+        table.add_row("total", f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
+                      "ok" if ours == theirs else "MISMATCH", style="bold")
+        all_ok &= ours == theirs and counted.unattributed == 0
+        console.print(table)
+        if counted.unattributed:
+            console.print(f"fvcore counted {counted.unattributed:,} MAdds outside any pillar")
+    console.print(f"params: analytic {cost.params:,}, torch {torch_params:,} "
+                  f"({'ok' if torch_params == cost.params else 'MISMATCH'})", highlight=False)
+    console.print("agree exactly" if all_ok else "DISAGREE", style="bold green" if all_ok
+                  else "bold red")
+    return 0 if all_ok else 1

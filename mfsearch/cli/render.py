@@ -1,0 +1,122 @@
+"""Rich/pandas renderings of cost analyses (tables for people, CSV/JSON for programs)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from ..cost.counts import CONVENTIONS, ModelCost
+from ..pillars import DYRELU, FORMER, FORMER_TO_MOBILE, MOBILE, MOBILE_TO_FORMER, PILLARS
+
+
+def millions(n: int) -> str:
+    return f"{n / 1e6:,.3f}"
+
+
+def make_console() -> Console:
+    """Wide enough for the block table when writing to a file or pipe (rich assumes 80)."""
+    console = Console()
+    return console if console.is_terminal else Console(width=170)
+
+
+def share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "-"
+
+
+def pillar_table(cost: ModelCost, convention: str) -> Table:
+    total_madds, total_params = cost.madds(convention), cost.params
+    table = Table(title=f"{cost.model} @ {cost.resolution}x{cost.resolution}: pillars "
+                        f"({convention} MAdds)")
+    for col in ("pillar", "params (M)", "params %", "MAdds (M)", "MAdds %"):
+        table.add_column(col, justify="left" if col == "pillar" else "right")
+    for name, c in cost.pillars.items():
+        m = c.madds(convention)
+        table.add_row(name, millions(c.params), share(c.params, total_params), millions(m),
+                      share(m, total_madds))
+    table.add_section()
+    table.add_row("total", millions(total_params), "100.0%", millions(total_madds), "100.0%",
+                  style="bold")
+    return table
+
+
+_BLOCK_PILLARS = (MOBILE, DYRELU, MOBILE_TO_FORMER, FORMER, FORMER_TO_MOBILE)
+_SHORT = {MOBILE: "mobile", DYRELU: "dyrelu", MOBILE_TO_FORMER: "m->f", FORMER: "former",
+          FORMER_TO_MOBILE: "m<-f"}
+
+
+def block_table(cost: ModelCost, convention: str) -> Table:
+    total_madds = cost.madds(convention)
+    table = Table(title=f"{cost.model}: parts ({convention} MAdds, millions)")
+    for col in ("part", "kind", "in->out", "s", "res", "hidden", "params", "MAdds", "%",
+                *_SHORT.values()):
+        table.add_column(col, justify="left" if col in ("part", "kind") else "right")
+    for p in cost.parts:
+        m = p.counts.madds(convention)
+        info = p.info
+        geometry = (f"{info['cin']}->{info['cout']}", str(info["stride"]),
+                    f"{info['res_in']}->{info['res_out']}",
+                    "/".join(map(str, info["hidden"]))) if "cin" in info else ("", "", "", "")
+        per = [millions(p.pillars[k].madds(convention)) if k in p.pillars else ""
+               for k in _BLOCK_PILLARS]
+        table.add_row(p.name, p.kind, *geometry, millions(p.counts.params), millions(m),
+                      share(m, total_madds), *per)
+    return table
+
+
+def summary_lines(cost: ModelCost, convention: str) -> list[str]:
+    total = cost.madds(convention)
+    narrow = cost.former_and_bridge(convention)
+    broad = cost.former_and_bridge(convention, with_dyrelu=True)
+    return [
+        f"total: {cost.params:,} params, {total:,} MAdds ({total / 1e6:.2f}M) at "
+        f"{cost.resolution}x{cost.resolution}, batch 1",
+        f"convention {convention}: {CONVENTIONS[convention]}",
+        f"Former + bridge: {millions(narrow)}M ({share(narrow, total)}); with the DyReLU "
+        f"generator path: {millions(broad)}M ({share(broad, total)})",
+    ]
+
+
+def print_cost(console: Console, cost: ModelCost, convention: str) -> None:
+    console.print(pillar_table(cost, convention))
+    console.print(block_table(cost, convention))
+    for line in summary_lines(cost, convention):
+        console.print(line, highlight=False)
+
+
+_GEOMETRY = ("cin", "cout", "stride", "res_in", "res_out")
+
+
+def cost_frame(cost: ModelCost, convention: str) -> pd.DataFrame:
+    """One row per pillar and per part, for CSV output."""
+    total = cost.madds(convention)
+    rows = [{"section": "pillar", "name": n, "params": c.params, "madds": c.madds(convention)}
+            for n, c in cost.pillars.items()]
+    for p in cost.parts:
+        row = {"section": "part", "name": p.name, "kind": p.kind, "params": p.counts.params,
+               "madds": p.counts.madds(convention)}
+        row.update({k: v for k, v in p.info.items() if k in _GEOMETRY})
+        row["hidden"] = "/".join(map(str, p.info.get("hidden", [])))
+        for k in PILLARS:
+            if k in p.pillars:
+                row[f"madds_{k}"] = p.pillars[k].madds(convention)
+        rows.append(row)
+    rows.append({"section": "total", "name": "total", "params": cost.params, "madds": total})
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "convention", convention)
+    frame.insert(0, "resolution", cost.resolution)
+    frame.insert(0, "model", cost.model)
+    frame["share"] = (frame["madds"] / total).round(6) if total else 0.0
+    pillar_cols = [f"madds_{k}" for k in PILLARS]
+    columns = ["model", "resolution", "convention", "section", "name", "kind", "cin", "cout",
+               "stride", "res_in", "res_out", "hidden", "params", "madds", "share", *pillar_cols]
+    frame = frame.reindex(columns=columns)
+    int_cols = ["cin", "cout", "stride", "res_in", "res_out", *pillar_cols]
+    frame[int_cols] = frame[int_cols].astype("Int64")
+    return frame
+
+
+def cost_json(cost: ModelCost, convention: str) -> str:
+    return json.dumps(cost.to_dict(convention), indent=2)
