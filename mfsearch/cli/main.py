@@ -8,7 +8,7 @@ import sys
 
 from .. import __version__
 from ..errors import UserError
-from . import analysis, bench
+from . import analysis, bench, search
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mfsearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (analysis, bench):
+    for module in (analysis, bench, search):
         module.register(sub)
     return parser
 

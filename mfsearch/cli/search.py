@@ -1,0 +1,229 @@
+"""`mfsearch budget` (search under a MAdds budget) and `mfsearch fidelity` (is the proxy right?)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import optuna
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TimeRemainingColumn
+from rich.table import Table
+
+from .. import data as datasets
+from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
+from ..errors import UserError
+from ..proxy.fidelity_record import save_record
+from ..proxy.train import ProxyConfig
+from ..search import fidelity
+from ..search.budget import parse_budget
+from ..search.outputs import leaderboard, write_outputs
+from ..search.space import load_space
+from ..search.study import (MAX_CONSECUTIVE_REJECTS, Band, SearchSettings, check_reachable,
+                            default_storage, open_study, parse_objectives, requeue_interrupted,
+                            run_trial, trained)
+from .analysis import resolution_arg
+
+DEFAULTS = ProxyConfig()
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--space", help="search space YAML (default: spaces/mobile_former.yaml)")
+    p.add_argument("--tolerance", type=fraction, default=0.1,
+                   help="feasible band is [(1 - tolerance) x budget, budget] (default 0.1)")
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
+    p.add_argument("--res", type=resolution_arg, default=224, help="resolution for MAdds")
+    p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
+    p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps)
+    p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution)
+    p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size)
+    p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("budget", help="search the best architecture under a MAdds budget")
+    p.add_argument("budget", help="MAdds budget: 150M, 0.15G, 150e6, 150000000")
+    p.add_argument("--trials", type=positive_int, default=12,
+                   help="trained candidates to reach in the study (default 12)")
+    p.add_argument("--objectives", default="acc", help="acc (default) or acc,madds for a "
+                   "Pareto front")
+    p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe")
+    p.add_argument("--out", help="output folder (default runs/<timestamp>); rerun with the same "
+                   "folder to resume")
+    p.add_argument("--storage", help="Optuna storage URL shared by several workers (default: "
+                   "a SQLite file in --out)")
+    p.add_argument("--study-name", help="study name in the storage")
+    add_common(p)
+    p.set_defaults(func=cmd_budget)
+
+    p = sub.add_parser("fidelity", help="rank correlation of the proxy against longer training")
+    p.add_argument("--budget", default="150M")
+    p.add_argument("--archs", type=positive_int, default=8)
+    p.add_argument("--factor", type=positive_int, default=4, help="reference is this many "
+                   "times longer (default 4)")
+    p.add_argument("--report", default="reports/proxy_fidelity.md")
+    p.add_argument("--record", action="store_true", help="store the result as the measured "
+                   "fidelity quoted by every search report")
+    add_common(p)
+    p.set_defaults(func=cmd_fidelity)
+
+
+def _proxy(args: argparse.Namespace) -> ProxyConfig:
+    return ProxyConfig(steps=args.proxy_steps, batch_size=args.proxy_batch,
+                       resolution=args.proxy_res, lr=args.proxy_lr, seed=args.seed,
+                       device=args.device,
+                       warmup=min(DEFAULTS.warmup, max(1, args.proxy_steps // 10))).check()
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    out = Path(args.out) if args.out else Path("runs") / datetime.datetime.now().strftime(
+        "%Y%m%d-%H%M%S")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    console = Console(stderr=False)
+    band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
+    space = load_space(args.space)
+    lo, hi = check_reachable(space, band)
+    settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=_proxy(args),
+                              objectives=parse_objectives(args.objectives),
+                              sampler=args.sampler, seed=args.seed)
+    out = _out_dir(args)
+    storage = args.storage or default_storage(out)
+    name = args.study_name or ("mfsearch" if not args.storage else f"budget-{band.budget}")
+    study = open_study(storage, name, settings)
+    if not args.storage:
+        requeued = requeue_interrupted(study)
+        if requeued:
+            console.print(f"resuming: {requeued} interrupted trial(s) queued again")
+    data = datasets.load(args.data, seed=args.seed)
+    command = "mfsearch " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] \
+        else "mfsearch budget"
+    console.print(f"budget {band.budget / 1e6:.1f}M {band.convention} MAdds, band "
+                  f"[{band.low / 1e6:.1f}M, {band.budget / 1e6:.1f}M]; space reaches "
+                  f"{lo / 1e6:.1f}M-{hi / 1e6:.1f}M; data {data.name}; output {out}",
+                  highlight=False)
+    done = len(trained(study))
+    if done:
+        console.print(f"resuming: {done} trained candidate(s) already in the study")
+    rejects = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+               TextColumn("{task.fields[best]}"))
+    try:
+        with Progress(*columns, console=console, transient=False) as progress:
+            task = progress.add_task("trained", total=args.trials, completed=done,
+                                     best=_best_text(study))
+            step_task = progress.add_task("  proxy", total=settings.proxy.steps, best="")
+            while len(trained(study)) < args.trials:
+                progress.reset(step_task, total=settings.proxy.steps)
+
+                def on_step(step: int, loss: float) -> None:
+                    progress.update(step_task, completed=step, best=f"loss {loss:.3f}")
+
+                outcome = run_trial(study, settings, data, on_step)
+                rejects = rejects + 1 if outcome == "infeasible" else 0
+                if rejects > MAX_CONSECUTIVE_REJECTS:
+                    raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
+                                    "--tolerance or the space")
+                if outcome == "failed":
+                    last = study.trials[-1]
+                    progress.console.print(f"trial {last.number} failed: "
+                                           f"{last.user_attrs.get('fail_reason')}")
+                progress.update(task, completed=len(trained(study)), best=_best_text(study))
+    except KeyboardInterrupt:
+        paths = write_outputs(study, settings, out, data.name, command)
+        console.print(f"interrupted: {len(trained(study))} trained candidate(s) kept; report in "
+                      f"{paths['report']}. Resume with the same command and --out {out}",
+                      highlight=False)
+        return 130
+    paths = write_outputs(study, settings, out, data.name, command)
+    _print_leaderboard(console, study)
+    console.print(f"wrote {paths['trials']}, {paths['best']}, {paths['report']}, "
+                  f"{paths['plot']}", highlight=False)
+    return 0
+
+
+def _best_text(study: optuna.Study) -> str:
+    done = trained(study)
+    if not done:
+        return ""
+    best = max(done, key=lambda t: t.user_attrs["proxy_top1"])
+    return f"best #{best.number}: {best.user_attrs['proxy_top1']:.3f} at " \
+           f"{best.user_attrs['madds'] / 1e6:.1f}M"
+
+
+def _print_leaderboard(console: Console, study: optuna.Study) -> None:
+    board = leaderboard(study)
+    table = Table(title="leaderboard (proxy top-1 ranks candidates; it is not ImageNet accuracy)")
+    for col in board.columns:
+        table.add_column(str(col), justify="right")
+    for row in board.itertuples(index=False):
+        table.add_row(*(str(v) for v in row))
+    console.print(table)
+
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
+    space = load_space(args.space)
+    check_reachable(space, band)
+    data = datasets.load(args.data, seed=args.seed)
+    start = time.time()
+    frame, record = fidelity.measure(space, band, data, _proxy(args), args.archs, args.factor,
+                                     args.seed)
+    record["seconds"] = round(time.time() - start)
+    command = "mfsearch " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    fidelity.write_report(frame, record, Path(args.report), command)
+    if args.record:
+        save_record(record)
+    for name, s in record["stats"].items():
+        print(f"{name:>6}: Kendall tau {s['kendall']:+.3f}, Spearman rho {s['spearman']:+.3f}")
+    print(f"wrote {args.report}")
+    return 0

@@ -1,0 +1,165 @@
+"""Datasets for proxy training: the built-in synthetic task, or the user's images on disk
+(ImageFolder layout or CIFAR-10/100 python pickles). Nothing is downloaded."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import UserError
+from . import synthetic
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+
+
+@dataclass
+class Dataset:
+    """Train and held-out splits, served as float tensors at any resolution (cached)."""
+
+    name: str
+    num_classes: int
+    _train: tuple[torch.Tensor, torch.Tensor] | None = None  # uint8 [N, 3, H, W], labels
+    _val: tuple[torch.Tensor, torch.Tensor] | None = None
+    synthetic_sizes: tuple[int, int] = (0, 0)
+    seed: int = 0
+    _cache: dict = field(default_factory=dict)
+
+    def train(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._split("train", resolution)
+
+    def val(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._split("val", resolution)
+
+    def _split(self, which: str, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
+        key = (which, resolution)
+        if key not in self._cache:
+            if self._train is None:  # synthetic: generate at the resolution asked for
+                count = self.synthetic_sizes[0 if which == "train" else 1]
+                seed = self.seed * 2 + (0 if which == "train" else 1)
+                self._cache[key] = synthetic.generate(count, resolution, seed)
+            else:
+                images, labels = self._train if which == "train" else self._val
+                self._cache[key] = (_normalise(images, resolution), labels)
+        return self._cache[key]
+
+
+def _normalise(images: torch.Tensor, resolution: int) -> torch.Tensor:
+    x = images.float() / 255.0
+    if x.shape[-1] != resolution or x.shape[-2] != resolution:
+        x = F.interpolate(x, size=(resolution, resolution), mode="bilinear", antialias=True,
+                          align_corners=False)
+    return ((x - MEAN) / STD).contiguous()
+
+
+def builtin(train_size: int = 4096, val_size: int = 1024, seed: int = 0) -> Dataset:
+    return Dataset(name="builtin-relations", num_classes=synthetic.NUM_CLASSES,
+                   synthetic_sizes=(train_size, val_size), seed=seed)
+
+
+def load(path: str | Path | None, val_fraction: float = 0.2, seed: int = 0,
+         max_images: int | None = None, load_size: int = 128) -> Dataset:
+    """`None` -> the built-in task; a folder -> CIFAR pickles or ImageFolder, by what it holds."""
+    if path is None:
+        return builtin(seed=seed)
+    root = Path(path)
+    if not root.exists():
+        raise UserError(f"--data {root}: no such folder")
+    if not root.is_dir():
+        raise UserError(f"--data {root}: not a folder")
+    if (root / "data_batch_1").exists() or (root / "train").is_file():
+        return _load_cifar(root, val_fraction, seed, max_images)
+    return _load_image_folder(root, val_fraction, seed, max_images, load_size)
+
+
+def _split(images: torch.Tensor, labels: torch.Tensor, val_fraction: float, seed: int):
+    """Stratified held-out split, deterministic in seed."""
+    g = torch.Generator().manual_seed(seed)
+    val_idx, train_idx = [], []
+    for c in labels.unique():
+        idx = (labels == c).nonzero().flatten()
+        idx = idx[torch.randperm(idx.numel(), generator=g)]
+        k = max(1, round(idx.numel() * val_fraction)) if idx.numel() > 1 else 0
+        val_idx.append(idx[:k])
+        train_idx.append(idx[k:])
+    tr, va = torch.cat(train_idx), torch.cat(val_idx)
+    if tr.numel() == 0 or va.numel() == 0:
+        raise UserError("dataset too small for a held-out split (need >= 2 images per class)")
+    return (images[tr], labels[tr]), (images[va], labels[va])
+
+
+def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: int | None,
+                       load_size: int) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise UserError(f"--data {root}: expected an ImageFolder layout (one sub-folder per "
+                        f"class, at least 2) or CIFAR python pickles; found {len(classes)} "
+                        "class folders")
+    files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
+             if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise UserError(f"--data {root}: no images (jpg/png/bmp/webp) in the class folders")
+    if max_images:
+        g = torch.Generator().manual_seed(seed)
+        files = [files[i] for i in torch.randperm(len(files), generator=g)[:max_images].tolist()]
+    images, labels = [], []
+    for f, label in files:
+        try:
+            with Image.open(f) as img:
+                img = img.convert("RGB").resize((load_size, load_size), Image.BILINEAR)
+                images.append(torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1))
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise UserError(f"--data: cannot decode {f} ({exc.__class__.__name__})") from None
+        labels.append(label)
+    x, y = torch.stack(images), torch.tensor(labels)
+    train, val = _split(x, y, val_fraction, seed)
+    return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
+                   _val=val, seed=seed)
+
+
+def _unpickle(path: Path) -> dict:
+    try:
+        with path.open("rb") as fh:
+            return pickle.load(fh, encoding="bytes")
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise UserError(f"--data: cannot read CIFAR batch {path} ({exc.__class__.__name__})") from None
+
+
+def _cifar_arrays(batch: dict, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    data = batch.get(b"data")
+    labels = batch.get(b"labels", batch.get(b"fine_labels"))
+    if data is None or labels is None:
+        raise UserError(f"--data: {path} is not a CIFAR python batch (no data/labels)")
+    x = torch.from_numpy(np.asarray(data, dtype=np.uint8).reshape(-1, 3, 32, 32))
+    return x, torch.tensor(list(labels), dtype=torch.long)
+
+
+def _load_cifar(root: Path, val_fraction: float, seed: int, max_images: int | None) -> Dataset:
+    """CIFAR-10 (data_batch_*, test_batch) or CIFAR-100 (train, test) python pickles. The
+    score is taken on the official test split when present, else on a held-out split."""
+    if (root / "data_batch_1").exists():
+        train_files = sorted(root.glob("data_batch_*"))
+        test_file = root / "test_batch"
+    else:
+        train_files, test_file = [root / "train"], root / "test"
+    parts = [_cifar_arrays(_unpickle(f), f) for f in train_files]
+    x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    if max_images:
+        x, y = x[:max_images], y[:max_images]
+    num_classes = int(y.max()) + 1
+    if test_file.exists():
+        train, val = (x, y), _cifar_arrays(_unpickle(test_file), test_file)
+        if max_images:
+            val = (val[0][: max(1, max_images // 5)], val[1][: max(1, max_images // 5)])
+    else:
+        train, val = _split(x, y, val_fraction, seed)
+    return Dataset(name=f"cifar:{root.name}", num_classes=max(num_classes, int(val[1].max()) + 1),
+                   _train=train, _val=val, seed=seed)

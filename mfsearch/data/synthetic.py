@@ -1,0 +1,86 @@
+"""A built-in, deterministic, procedurally generated classification task ("relations").
+
+Each image holds an anchor ring and a target shape far apart on a noisy, tinted background
+with distractor blobs. The label is the target's shape (circle, square, triangle, cross) times
+its direction from the anchor (left, right, above, below): 16 classes. Shape alone is local; the
+direction needs both objects, so global context (the Former and the bridge) matters, and short
+training does not saturate it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+SHAPES = ("circle", "square", "triangle", "cross")
+DIRECTIONS = ("left", "right", "above", "below")
+NUM_CLASSES = len(SHAPES) * len(DIRECTIONS)
+CLASS_NAMES = tuple(f"{s}-{d}" for d in DIRECTIONS for s in SHAPES)
+
+
+def _shape_masks(kind: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, size: torch.Tensor,
+                 grid_x: torch.Tensor, grid_y: torch.Tensor) -> torch.Tensor:
+    """Boolean masks [N, R, R] of one shape per image (kind indexes SHAPES)."""
+    dx = grid_x[None] - cx[:, None, None]
+    dy = grid_y[None] - cy[:, None, None]
+    s = size[:, None, None]
+    circle = dx ** 2 + dy ** 2 <= s ** 2
+    square = torch.maximum(dx.abs(), dy.abs()) <= 0.85 * s
+    triangle = (dy <= s) & (dy >= -s) & (dx.abs() <= (dy + s) / 2)
+    bar = s / 3
+    cross = ((dx.abs() <= bar) & (dy.abs() <= s)) | ((dy.abs() <= bar) & (dx.abs() <= s))
+    masks = torch.stack([circle, square, triangle, cross], dim=1)  # N, 4, R, R
+    return masks[torch.arange(kind.numel()), kind]
+
+
+def generate(count: int, resolution: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """`count` images [N, 3, R, R] (float, roughly zero-mean) and labels [N], deterministic in seed."""
+    g = torch.Generator().manual_seed(seed)
+    r = resolution
+    u = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
+    labels = torch.randint(0, NUM_CLASSES, (count,), generator=g)
+    shape, direction = labels % len(SHAPES), labels // len(SHAPES)
+
+    # Anchor anywhere with room; target at distance >= r/3 along the labelled direction,
+    # with lateral jitter smaller than the displacement so the direction stays unambiguous.
+    size = r * (0.07 + 0.05 * u(count))
+    margin = size + 2
+    dist = r * (0.3 + 0.25 * u(count))
+    lateral = (u(count) - 0.5) * dist * 0.6
+    angle_axis = torch.tensor([[-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]])[direction]
+    ortho = angle_axis.flip(1)
+    offset = angle_axis * dist[:, None] + ortho * lateral[:, None]
+    lo = margin[:, None] + torch.clamp(-offset, min=0)
+    hi = (r - 1 - margin)[:, None] - torch.clamp(offset, min=0)
+    anchor = lo + (hi - lo).clamp(min=0) * u(count, 2)
+    target = anchor + offset
+
+    coords = torch.arange(r, dtype=torch.float32)
+    grid_y, grid_x = torch.meshgrid(coords, coords, indexing="ij")
+
+    # Background: per-image tinted gradient plus noise.
+    tint = u(count, 3, 1, 1) * 0.6 - 0.3
+    phase = u(count, 1, 1) * 2 * math.pi
+    wave = torch.sin(grid_x[None] / r * 2 * math.pi * 0.5 * (1 + u(count, 1, 1)) + phase)
+    images = tint + 0.15 * wave[:, None] + 0.25 * torch.randn(count, 3, r, r, generator=g)
+
+    def paint(mask: torch.Tensor, colour: torch.Tensor) -> None:
+        m = mask[:, None].float()
+        images.mul_(1 - m).add_(m * colour[:, :, None, None])
+
+    # Distractors: two small blobs of random shape and colour.
+    for _ in range(2):
+        kind = torch.randint(0, len(SHAPES), (count,), generator=g)
+        paint(_shape_masks(kind, u(count) * r, u(count) * r, r * (0.03 + 0.02 * u(count)),
+                           grid_x, grid_y), u(count, 3) * 2 - 1)
+    # Anchor: a ring, always bright; target: the labelled shape in a random saturated colour.
+    ring_out = _shape_masks(torch.zeros(count, dtype=torch.long), anchor[:, 0], anchor[:, 1],
+                            size, grid_x, grid_y)
+    ring_in = _shape_masks(torch.zeros(count, dtype=torch.long), anchor[:, 0], anchor[:, 1],
+                           size * 0.5, grid_x, grid_y)
+    paint(ring_out & ~ring_in, torch.full((count, 3), 1.5))
+    hue = u(count, 3)
+    colour = (hue - hue.mean(dim=1, keepdim=True)) * 2.5
+    paint(_shape_masks(shape, target[:, 0], target[:, 1], size, grid_x, grid_y), colour)
+    return images.contiguous(), labels

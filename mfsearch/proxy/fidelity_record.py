@@ -1,0 +1,33 @@
+"""The proxy's measured rank fidelity, recorded by `mfsearch fidelity` and quoted by every
+search report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RECORD = Path(__file__).with_name("fidelity_measured.json")
+
+
+def load_record() -> dict | None:
+    try:
+        return json.loads(RECORD.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def save_record(record: dict) -> None:
+    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def fidelity_summary() -> str:
+    r = load_record()
+    if not r:
+        return ("Not measured yet for this proxy: run `mfsearch fidelity` (results go to "
+                "reports/proxy_fidelity.md).")
+    s = r["stats"]
+    return (f"Measured on {r['architectures']} architectures from a {r['band']} band "
+            f"({r['date']}): ranking by this proxy ({r['proxy']}) vs a {r['factor']}x longer "
+            f"training: Kendall tau {s['proxy']['kendall']:.2f}, Spearman rho "
+            f"{s['proxy']['spearman']:.2f}; ranking by params: tau {s['params']['kendall']:.2f}; "
+            f"by MAdds: tau {s['madds']['kendall']:.2f}. See reports/proxy_fidelity.md.")

@@ -1,0 +1,129 @@
+"""Short proxy training: rank candidate architectures by held-out accuracy after a few hundred
+AdamW steps with a cosine schedule, on small images."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+
+from ..data import Dataset
+from ..errors import UserError
+from ..models.mobile_former import build_model
+from ..spec.mobile_former import MobileFormerSpec
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    """Defaults chosen by `mfsearch fidelity` (see reports/proxy_fidelity.md)."""
+
+    steps: int = 300
+    batch_size: int = 64
+    resolution: int = 64
+    lr: float = 3e-3
+    weight_decay: float = 0.05
+    warmup: int = 20
+    label_smoothing: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+    def longer(self, factor: int) -> ProxyConfig:
+        return replace(self, steps=self.steps * factor, warmup=self.warmup * factor)
+
+    def check(self) -> ProxyConfig:
+        for name in ("steps", "batch_size", "resolution"):
+            if getattr(self, name) < 1:
+                raise UserError(f"proxy {name} must be >= 1, got {getattr(self, name)}")
+        if not (self.lr > 0 and math.isfinite(self.lr)):
+            raise UserError(f"proxy lr must be a positive number, got {self.lr}")
+        return self
+
+
+class TrainingDiverged(Exception):
+    """The loss became NaN or infinite; the trial fails with this reason."""
+
+
+@dataclass
+class ProxyResult:
+    accuracy: float  # held-out top-1, in [0, 1]
+    final_loss: float
+    steps: int
+    seconds: float
+    device: str
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available")
+    return torch.device(name)
+
+
+def lr_at(step: int, cfg: ProxyConfig) -> float:
+    """Linear warm-up, then cosine decay to zero."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def train_proxy(spec: MobileFormerSpec, data: Dataset, cfg: ProxyConfig,
+                progress=None) -> ProxyResult:
+    """Train `spec` (classifier resized to the dataset) and return held-out top-1.
+
+    Deterministic on CPU for a given seed: same batches, same initialisation.
+    `progress(step, loss)` is called every few steps when given.
+    """
+    cfg.check()
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    spec = spec.replace(num_classes=data.num_classes)
+    model = build_model(spec, cfg.resolution).to(device)
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "tokens" not in n]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or "tokens" in n]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    x_train, y_train = data.train(cfg.resolution)
+    x_val, y_val = data.val(cfg.resolution)
+    g = torch.Generator().manual_seed(cfg.seed)
+    n = x_train.shape[0]
+    order = torch.randperm(n, generator=g)
+    cursor = 0
+    start = time.perf_counter()
+    model.train()
+    loss_value = float("nan")
+    for step in range(cfg.steps):
+        if cursor + cfg.batch_size > n:
+            order, cursor = torch.randperm(n, generator=g), 0
+        idx = order[cursor: cursor + cfg.batch_size]
+        cursor += cfg.batch_size
+        xb, yb = x_train[idx].to(device), y_train[idx].to(device)
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        loss = F.cross_entropy(model(xb), yb, label_smoothing=cfg.label_smoothing)
+        loss_value = loss.item()
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(f"loss became {loss_value} at step {step + 1}")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if progress is not None and (step % 10 == 0 or step == cfg.steps - 1):
+            progress(step + 1, loss_value)
+    accuracy = evaluate(model, x_val, y_val, device)
+    return ProxyResult(accuracy=accuracy, final_loss=loss_value, steps=cfg.steps,
+                       seconds=time.perf_counter() - start, device=str(device))
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device,
+             batch_size: int = 256) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, x.shape[0], batch_size):
+        logits = model(x[i: i + batch_size].to(device))
+        correct += (logits.argmax(1).cpu() == y[i: i + batch_size]).sum().item()
+    return correct / max(1, x.shape[0])

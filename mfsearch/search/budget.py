@@ -1,0 +1,30 @@
+"""Parse cost budgets such as `150M`, `0.15G`, `150e6` or `150000000` into MAdds."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from ..errors import UserError
+
+_SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
+_PATTERN = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*([kmg]?)\s*$", re.I)
+
+
+def parse_budget(text: str) -> int:
+    """MAdds as an integer; a suffix k/M/G (any case) scales the number."""
+    match = _PATTERN.match(str(text))
+    if not match:
+        raise UserError(f"budget {text!r}: expected a MAdds count such as 150M, 0.15G, 150e6 "
+                        "or 150000000")
+    value = float(match.group(1)) * _SUFFIX[match.group(2).lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"budget {text!r}: must be a positive MAdds count")
+    if value < 1e5:
+        raise UserError(f"budget {text!r}: {value:,.0f} MAdds is below any Mobile-Former; did you "
+                        f"mean {text}M?")
+    return int(round(value))
+
+
+def format_madds(value: float) -> str:
+    return f"{value / 1e6:.1f}M" if value < 1e9 else f"{value / 1e9:.2f}G"

@@ -1,0 +1,137 @@
+"""What a search leaves in its output folder: trials.csv, best.yaml, report.md, pareto.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
+from optuna.trial import TrialState  # noqa: E402
+
+from ..pillars import PILLARS  # noqa: E402
+from ..proxy.fidelity_record import fidelity_summary  # noqa: E402
+from .study import SearchSettings, trained  # noqa: E402
+
+STATE = {TrialState.COMPLETE: "trained", TrialState.PRUNED: "infeasible",
+         TrialState.FAIL: "failed", TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        a = t.user_attrs
+        row = {"trial": t.number, "state": STATE.get(t.state, t.state.name.lower()),
+               **{f"p_{k}": v for k, v in t.params.items()},
+               "params": a.get("params"), "madds": a.get("madds"),
+               **{f"madds_{k}": a.get("pillars", {}).get(k) for k in PILLARS},
+               "proxy_top1": a.get("proxy_top1"), "train_seconds": a.get("train_seconds"),
+               "reason": a.get("reject_reason") or a.get("fail_reason")
+               or ("interrupted" if t.state == TrialState.FAIL else None),
+               "retry_of": a.get("retry_of")}
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for col in ("params", "madds", "retry_of", *[f"madds_{k}" for k in PILLARS]):
+        if col in frame:
+            frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def pareto_trials(points: list[tuple[float, int]]) -> list[int]:
+    """Indices of the (accuracy up, MAdds down) Pareto front, via Optuna's own front."""
+    if not points:
+        return []
+    front_study = optuna.create_study(directions=["maximize", "minimize"])
+    dist = optuna.distributions.IntDistribution(0, len(points) - 1)
+    front_study.add_trials([optuna.trial.create_trial(values=[acc, madds], params={"i": i},
+                                                      distributions={"i": dist})
+                            for i, (acc, madds) in enumerate(points)])
+    return sorted(t.params["i"] for t in front_study.best_trials)
+
+
+def leaderboard(study: optuna.Study) -> pd.DataFrame:
+    done = sorted(trained(study), key=lambda t: -t.user_attrs["proxy_top1"])
+    rows = []
+    for rank, t in enumerate(done, 1):
+        a = t.user_attrs
+        p = a["pillars"]
+        rows.append({"rank": rank, "trial": t.number, "proxy top-1": round(a["proxy_top1"], 4),
+                     "MAdds (M)": round(a["madds"] / 1e6, 2),
+                     "mobile": round((p["mobile"] + p["bneck_lite"] + p["stem"]) / 1e6, 1),
+                     "former+bridge": round((p["mobile_to_former"] + p["former"]
+                                             + p["former_to_mobile"]) / 1e6, 1),
+                     "dyrelu": round(p["dyrelu"] / 1e6, 1), "head": round(p["head"] / 1e6, 1),
+                     "params (M)": round(a["params"] / 1e6, 2),
+                     "train s": a.get("train_seconds")})
+    return pd.DataFrame(rows)
+
+
+def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> None:
+    done = trained(study)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    if done:
+        pts = [(t.user_attrs["proxy_top1"], t.user_attrs["madds"]) for t in done]
+        front = pareto_trials(pts)
+        ax.scatter([m / 1e6 for _, m in pts], [100 * a for a, _ in pts], s=22, alpha=0.6,
+                   label="trained candidates")
+        fp = sorted((pts[i] for i in front), key=lambda p: p[1])
+        ax.plot([m / 1e6 for _, m in fp], [100 * a for a, _ in fp], "o-", color="C3",
+                label="Pareto front")
+    band = settings.band
+    ax.axvspan(band.low / 1e6, band.budget / 1e6, color="0.9", zorder=0, label="budget band")
+    ax.set_xlabel(f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
+    ax.set_ylabel("proxy top-1 (%) - not ImageNet accuracy")
+    ax.set_title("Search: proxy accuracy vs MAdds")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data_name: str,
+                  command: str) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"trials": out / "trials.csv", "best": out / "best.yaml", "report": out / "report.md",
+             "plot": out / "pareto.png"}
+    trials_frame(study).to_csv(paths["trials"], index=False)
+    done = trained(study)
+    board = leaderboard(study)
+    if done:
+        best = max(done, key=lambda t: t.user_attrs["proxy_top1"])
+        _atomic_write(paths["best"], best.user_attrs["spec"].replace(
+            f"name: trial-{best.number}", f"name: search-best-trial-{best.number}", 1))
+    plot_front(study, settings, paths["plot"])
+    band, proxy = settings.band, settings.proxy
+    states = trials_frame(study)["state"].value_counts().to_dict() if study.trials else {}
+    lines = [
+        f"# mfsearch budget report", "",
+        f"Command: `{command}`", "",
+        f"- budget: {band.budget:,} MAdds ({band.convention} convention, "
+        f"{band.resolution}x{band.resolution}), band [{band.low:,}, {band.budget:,}] "
+        f"(tolerance {band.tolerance:g})",
+        f"- space: {settings.space.name}; objectives: {', '.join(settings.objectives)}; "
+        f"sampler: {settings.sampler}; seed {settings.seed}",
+        f"- proxy: {proxy.steps} AdamW steps, batch {proxy.batch_size}, {proxy.resolution}x"
+        f"{proxy.resolution}, lr {proxy.lr:g} cosine, data {data_name}",
+        f"- trials: {json.dumps(states)}", "",
+        "## Proxy fidelity", "", fidelity_summary(), "",
+        "## Leaderboard (proxy top-1 is a ranking signal, not ImageNet accuracy)", "",
+        board.to_markdown(index=False) if len(board) else "_no trained candidates yet_", "",
+        "MAdds columns in millions; `mobile` includes stem and bneck-lite, `former+bridge` is "
+        "Mobile->Former + Former + Mobile<-Former.", "",
+        "Files: `trials.csv` (every trial), `best.yaml` (best spec: `mfsearch cost best.yaml`), "
+        "`pareto.png`.", ""]
+    _atomic_write(paths["report"], "\n".join(lines))
+    return paths
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Write beside, then rename: an interrupted write never leaves a half file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

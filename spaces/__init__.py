@@ -1,0 +1,1 @@
+"""Search spaces shipped with mfsearch (YAML files a user copies and edits)."""
