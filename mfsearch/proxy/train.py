@@ -20,12 +20,12 @@ from ..spec.mobile_former import MobileFormerSpec
 class ProxyConfig:
     """Defaults chosen by `mfsearch fidelity` (see reports/proxy_fidelity.md)."""
 
-    steps: int = 300
+    steps: int = 60
     batch_size: int = 64
-    resolution: int = 64
+    resolution: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.05
-    warmup: int = 20
+    warmup: int = 6
     label_smoothing: float = 0.1
     seed: int = 0
     device: str = "auto"

@@ -1,0 +1,144 @@
+"""The `mfsearch budget` smoke path: files, band, resume, interruption, NaN trials."""
+
+import csv
+import json
+
+import optuna
+import pytest
+
+from mfsearch.cli import main
+from mfsearch.cost.mobile_former import analyze
+from mfsearch.proxy import train as proxy_train
+from mfsearch.search import study as study_mod
+from mfsearch.search.space import load_space
+from mfsearch.spec import load_spec
+
+SMOKE = ["budget", "150M", "--trials", "2", "--proxy-steps", "5"]
+
+
+def rows(out):
+    with (out / "trials.csv").open() as fh:
+        return list(csv.DictReader(fh))
+
+
+def storage(out):
+    return optuna.load_study(study_name="mfsearch", storage=f"sqlite:///{out / 'study.db'}")
+
+
+def test_smoke_run_writes_everything_inside_the_band(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*SMOKE, "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} >= {"trials.csv", "best.yaml", "report.md",
+                                               "pareto.png", "study.db"}
+    trained = [r for r in rows(out) if r["state"] == "trained"]
+    assert len(trained) == 2
+    for r in trained:
+        assert 135_000_000 <= int(r["madds"]) <= 150_000_000
+        assert 0.0 <= float(r["proxy_top1"]) <= 1.0
+    for r in rows(out):
+        if r["state"] == "infeasible" and r["madds"]:
+            assert not 135_000_000 <= int(r["madds"]) <= 150_000_000
+            assert "outside" in r["reason"]
+    best = load_spec(out / "best.yaml")
+    assert 135e6 <= analyze(best).madds() <= 150e6
+    assert main(["cost", str(out / "best.yaml"), "--format", "json"]) == 0
+    report = (out / "report.md").read_text()
+    assert "## Proxy fidelity" in report and "## Leaderboard" in report
+    assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rerun_resumes_and_extends(tmp_path):
+    out = tmp_path / "run"
+    assert main([*SMOKE, "--out", str(out)]) == 0
+    first = {r["trial"] for r in rows(out) if r["state"] == "trained"}
+    assert main(["budget", "150M", "--trials", "3", "--proxy-steps", "5", "--out", str(out)]) == 0
+    trained = {r["trial"] for r in rows(out) if r["state"] == "trained"}
+    assert len(trained) == 3 and first < trained
+
+
+def test_interrupted_trial_is_retried(tmp_path):
+    out = tmp_path / "run"
+    assert main([*SMOKE, "--out", str(out)]) == 0
+    study = storage(out)
+    victim = max((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.number)
+    # A process killed mid-trial leaves a RUNNING trial behind: fake one with the same params.
+    study.enqueue_trial(victim.params)
+    left_running = study.ask()
+    load_space().sample(left_running)
+    assert left_running.params == victim.params
+    assert main(["budget", "150M", "--trials", "3", "--proxy-steps", "5", "--out", str(out)]) == 0
+    by_number = {int(r["trial"]): r for r in rows(out)}
+    assert by_number[left_running.number]["state"] == "failed"
+    retry = [r for r in rows(out) if r["retry_of"] == str(left_running.number)]
+    assert len(retry) == 1 and retry[0]["state"] == "trained"
+    assert sum(r["state"] == "trained" for r in rows(out)) == 3
+
+
+def test_nan_loss_fails_the_trial_and_the_study_goes_on(tmp_path, monkeypatch, capsys):
+    real = proxy_train.train_proxy
+    calls = {"n": 0}
+
+    def flaky(spec, data, cfg, progress=None):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise proxy_train.TrainingDiverged("loss became nan at step 3")
+        return real(spec, data, cfg, progress)
+
+    monkeypatch.setattr(study_mod, "train_proxy", flaky)
+    out = tmp_path / "run"
+    assert main([*SMOKE, "--out", str(out)]) == 0
+    failed = [r for r in rows(out) if r["state"] == "failed"]
+    assert [r["reason"] for r in failed] == ["loss became nan at step 3"]
+    assert sum(r["state"] == "trained" for r in rows(out)) == 2
+    assert "failed: loss became nan at step 3" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_finished_work_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    real = study_mod.run_trial
+    trained = {"n": 0}
+
+    def interrupt_after_one(study, settings, data, on_step=None):
+        if trained["n"] == 1:
+            raise KeyboardInterrupt
+        outcome = real(study, settings, data, on_step)
+        trained["n"] += outcome == "trained"
+        return outcome
+
+    monkeypatch.setattr("mfsearch.cli.search.run_trial", interrupt_after_one)
+    out = tmp_path / "run"
+    assert main([*SMOKE, "--out", str(out)]) == 130
+    text = capsys.readouterr().out
+    assert "1 trained candidate(s) kept" in text and f"--out {out}" in text
+    assert sum(r["state"] == "trained" for r in rows(out)) == 1
+    assert (out / "best.yaml").exists() and (out / "report.md").exists()
+
+
+def test_multi_objective_front(tmp_path):
+    out = tmp_path / "run"
+    assert main([*SMOKE, "--objectives", "acc,madds", "--sampler", "nsga2", "--out", str(out)]) == 0
+    study = storage(out)
+    assert [d.name for d in study.directions] == ["MAXIMIZE", "MINIMIZE"]
+    assert 1 <= len(study.best_trials) <= 2
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["budget", "abc"], "budget 'abc': expected a MAdds count"),
+    (["budget", "-5M"], "budget '-5M': must be a positive MAdds count"),
+    (["budget", "0"], "budget '0': must be a positive MAdds count"),
+    (["budget", "5M"], "outside what the space mobile_former.yaml can reach: 41.7M to 762.0M"),
+    (["budget", "150M", "--data", "/no/such/folder"], "--data /no/such/folder: no such folder"),
+    (["budget", "150M", "--objectives", "madds"], "--objectives 'madds': expected acc"),
+    (["budget", "150M", "--trials", "0"], "expected a positive integer, got 0"),
+    (["budget", "150M", "--tolerance", "2"], "expected a number in [0, 1), got 2.0"),
+])
+def test_bad_budget_input(tmp_path, capsys, argv, message):
+    code = main([*argv, "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["budget", "150M", "--out", str(blocker / "sub")]) == 2
+    assert "cannot write there" in capsys.readouterr().err
