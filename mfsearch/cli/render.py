@@ -16,10 +16,11 @@ def millions(n: int) -> str:
     return f"{n / 1e6:,.3f}"
 
 
-def make_console() -> Console:
-    """Wide enough for the block table when writing to a file or pipe (rich assumes 80)."""
-    console = Console()
-    return console if console.is_terminal else Console(width=170)
+def make_console(soft_wrap: bool = False) -> Console:
+    """Wide enough for the block table when writing to a file or pipe (rich assumes 80).
+    soft_wrap keeps long messages (paths, commands) on one line."""
+    console = Console(soft_wrap=soft_wrap)
+    return console if console.is_terminal else Console(width=170, soft_wrap=soft_wrap)
 
 
 def share(part: int, whole: int) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import math
+import re
 import shlex
 import sys
 import time
@@ -29,8 +30,10 @@ from ..search.study import (MAX_CONSECUTIVE_REJECTS, Band, SearchSettings, check
                             default_storage, open_study, parse_objectives, requeue_interrupted,
                             run_trial, trained)
 from .analysis import resolution_arg
+from .render import make_console
 
 DEFAULTS = ProxyConfig()
+NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?[kmg]?$", re.I)
 
 
 def _number(convert, accept, expected: str):
@@ -70,6 +73,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser("budget", help="search the best architecture under a MAdds budget")
+    # Let a negative budget such as -5M reach the budget parser (and its clear message) instead
+    # of being taken for an option; argparse only does this for plain negative numbers.
+    p._negative_number_matcher = NEGATIVE_BUDGET
     p.add_argument("budget", help="MAdds budget: 150M, 0.15G, 150e6, 150000000")
     p.add_argument("--trials", type=positive_int, default=12,
                    help="trained candidates to reach in the study (default 12)")
@@ -118,7 +124,7 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 def cmd_budget(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    console = Console(stderr=False)
+    console = make_console(soft_wrap=True)
     band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
     space = load_space(args.space)
     lo, hi = check_reachable(space, band)
