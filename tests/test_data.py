@@ -42,7 +42,7 @@ def test_image_folder(tmp_path):
     ds = data.load(_image_folder(tmp_path / "imgs"))
     assert ds.num_classes == 2 and ds.name == "imagefolder:imgs"
     (xt, yt), (xv, yv) = ds.train(16), ds.val(16)
-    assert xt.shape[1:] == (3, 16, 16) and len(yt) + len(yv) == 10
+    assert xt.shape[1:] == xv.shape[1:] == (3, 16, 16) and len(yt) + len(yv) == 10
     assert sorted(yv.tolist()) == [0, 1]  # stratified: one held-out image per class
 
 

@@ -1,7 +1,6 @@
 """The `mfsearch budget` smoke path: files, band, resume, interruption, NaN trials."""
 
 import csv
-import json
 
 import optuna
 import pytest

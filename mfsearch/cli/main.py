@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     try:
+        argv = sys.argv[1:] if argv is None else argv
         args = build_parser().parse_args(argv)
+        args.argv = argv  # reports quote the command as it was given
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f"mfsearch: error: {exc}", file=sys.stderr)

@@ -43,8 +43,8 @@ def pillar_table(cost: ModelCost, convention: str) -> Table:
     return table
 
 
-_BLOCK_PILLARS = (MOBILE, DYRELU, MOBILE_TO_FORMER, FORMER, FORMER_TO_MOBILE)
-_SHORT = {MOBILE: "mobile", DYRELU: "dyrelu", MOBILE_TO_FORMER: "m->f", FORMER: "former",
+# Per-block pillar columns and their short headers.
+_BLOCK_PILLARS = {MOBILE: "mobile", DYRELU: "dyrelu", MOBILE_TO_FORMER: "m->f", FORMER: "former",
           FORMER_TO_MOBILE: "m<-f"}
 
 
@@ -52,7 +52,7 @@ def block_table(cost: ModelCost, convention: str) -> Table:
     total_madds = cost.madds(convention)
     table = Table(title=f"{cost.model}: parts ({convention} MAdds, millions)")
     for col in ("part", "kind", "in->out", "s", "res", "hidden", "params", "MAdds", "%",
-                *_SHORT.values()):
+                *_BLOCK_PILLARS.values()):
         table.add_column(col, justify="left" if col in ("part", "kind") else "right")
     for p in cost.parts:
         m = p.counts.madds(convention)

@@ -7,7 +7,6 @@ import datetime
 import math
 import re
 import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -140,25 +139,24 @@ def cmd_budget(args: argparse.Namespace) -> int:
         if requeued:
             console.print(f"resuming: {requeued} interrupted trial(s) queued again")
     data = datasets.load(args.data, seed=args.seed)
-    command = "mfsearch " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] \
-        else "mfsearch budget"
+    command = _command_line(args)
     console.print(f"budget {band.budget / 1e6:.1f}M {band.convention} MAdds, band "
                   f"[{band.low / 1e6:.1f}M, {band.budget / 1e6:.1f}M]; space reaches "
                   f"{lo / 1e6:.1f}M-{hi / 1e6:.1f}M; data {data.name}; output {out}",
                   highlight=False)
-    done = len(trained(study))
+    done = trained(study)
     if done:
-        console.print(f"resuming: {done} trained candidate(s) already in the study")
+        console.print(f"resuming: {len(done)} trained candidate(s) already in the study")
     rejects = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
     try:
         with Progress(*columns, console=console, transient=False) as progress:
-            task = progress.add_task("trained", total=args.trials, completed=done,
-                                     best=_best_text(study))
+            task = progress.add_task("trained", total=args.trials, completed=len(done),
+                                     best=_best_text(done))
             step_task = progress.add_task("  proxy", total=settings.proxy.steps, best="")
-            while len(trained(study)) < args.trials:
+            while len(done) < args.trials:
                 progress.reset(step_task, total=settings.proxy.steps)
 
                 def on_step(step: int, loss: float) -> None:
@@ -173,7 +171,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
                     last = study.trials[-1]
                     progress.console.print(f"trial {last.number} failed: "
                                            f"{last.user_attrs.get('fail_reason')}")
-                progress.update(task, completed=len(trained(study)), best=_best_text(study))
+                done = trained(study)
+                progress.update(task, completed=len(done), best=_best_text(done))
     except KeyboardInterrupt:
         paths = write_outputs(study, settings, out, data.name, command)
         console.print(f"interrupted: {len(trained(study))} trained candidate(s) kept; report in "
@@ -187,8 +186,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
     return 0
 
 
-def _best_text(study: optuna.Study) -> str:
-    done = trained(study)
+def _best_text(done: list[optuna.trial.FrozenTrial]) -> str:
     if not done:
         return ""
     best = max(done, key=lambda t: t.user_attrs["proxy_top1"])
@@ -206,6 +204,10 @@ def _print_leaderboard(console: Console, study: optuna.Study) -> None:
     console.print(table)
 
 
+def _command_line(args: argparse.Namespace) -> str:
+    return shlex.join(["mfsearch", *args.argv])
+
+
 def cmd_fidelity(args: argparse.Namespace) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
@@ -216,8 +218,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     frame, record = fidelity.measure(space, band, data, _proxy(args), args.archs, args.factor,
                                      args.seed)
     record["seconds"] = round(time.time() - start)
-    command = "mfsearch " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    fidelity.write_report(frame, record, Path(args.report), command)
+    fidelity.write_report(frame, record, Path(args.report), _command_line(args))
     if args.record:
         save_record(record)
     for name, s in record["stats"].items():

@@ -98,7 +98,8 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
     out.mkdir(parents=True, exist_ok=True)
     paths = {"trials": out / "trials.csv", "best": out / "best.yaml", "report": out / "report.md",
              "plot": out / "pareto.png"}
-    trials_frame(study).to_csv(paths["trials"], index=False)
+    frame = trials_frame(study)
+    frame.to_csv(paths["trials"], index=False)
     done = trained(study)
     board = leaderboard(study)
     if done:
@@ -107,9 +108,9 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
             f"name: trial-{best.number}", f"name: search-best-trial-{best.number}", 1))
     plot_front(study, settings, paths["plot"])
     band, proxy = settings.band, settings.proxy
-    states = trials_frame(study)["state"].value_counts().to_dict() if study.trials else {}
+    states = frame["state"].value_counts().to_dict() if len(frame) else {}
     lines = [
-        f"# mfsearch budget report", "",
+        "# mfsearch budget report", "",
         f"Command: `{command}`", "",
         f"- budget: {band.budget:,} MAdds ({band.convention} convention, "
         f"{band.resolution}x{band.resolution}), band [{band.low:,}, {band.budget:,}] "

@@ -58,7 +58,7 @@ def parse_objectives(text: str) -> tuple[str, ...]:
     return names
 
 
-def make_sampler(name: str, seed: int, multi: bool) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "nsga2":
@@ -70,7 +70,7 @@ def make_sampler(name: str, seed: int, multi: bool) -> optuna.samplers.BaseSampl
 
 def open_study(storage: str, name: str, settings: SearchSettings) -> optuna.Study:
     directions = [OBJECTIVES[o] for o in settings.objectives]
-    sampler = make_sampler(settings.sampler, settings.seed, len(directions) > 1)
+    sampler = make_sampler(settings.sampler, settings.seed)
     try:
         study = optuna.create_study(storage=storage, study_name=name, directions=directions,
                                     sampler=sampler, load_if_exists=True)
