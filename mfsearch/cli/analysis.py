@@ -10,17 +10,11 @@ from rich.table import Table
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..cost.mobile_former import analyze
 from ..pillars import PILLARS
+from ..reports.ablations import load_tables
 from ..spec import apply_overrides, load_model_spec, variant_names
 from ..spec.layout import MAX_RESOLUTION, MIN_RESOLUTION
 from ..spec.mobile_former import MobileFormerSpec
 from .render import cost_frame, cost_json, make_console, millions, print_cost
-
-# Published Table 2 figures, shown next to ours in `mfsearch variants`.
-PAPER_TABLE2 = {"mobile-former-26m": (3.2, 26), "mobile-former-52m": (3.5, 52),
-                "mobile-former-96m": (4.6, 96), "mobile-former-151m": (7.6, 151),
-                "mobile-former-214m": (9.4, 214), "mobile-former-294m": (11.4, 294),
-                "mobile-former-508m": (14.0, 508)}
-
 
 def resolution_arg(text: str) -> int:
     try:
@@ -72,10 +66,12 @@ def cmd_variants(args: argparse.Namespace) -> int:
     for col in ("variant", "blocks", "tokens x dim", "params", "MAdds", "paper params",
                 "paper MAdds", "MAdds vs paper"):
         table.add_column(col, justify="left" if col == "variant" else "right")
+    paper_table2 = {r.model: (r.paper["params"], r.paper["madds"])
+                    for r in load_tables()["2"].rows}
     for name in variant_names():
         spec = load_model_spec(name)
         cost = analyze(spec, args.res)
-        paper = PAPER_TABLE2.get(name)
+        paper = paper_table2.get(name)
         madds = cost.madds(conv)
         vs = (f"{100 * (madds / 1e6 / paper[1] - 1):+.2f}%"
               if paper and args.res == 224 else "-")

@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+import optuna
+
 from .. import __version__
 from ..errors import UserError
-from . import analysis, bench, search
+from . import analysis, bench, reporting, search
 
 
 class _Parser(argparse.ArgumentParser):
@@ -22,12 +24,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mfsearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (analysis, bench, search):
+    for module in (analysis, bench, search, reporting):
         module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # we print our own progress
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser().parse_args(argv)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import math
 import re
 import shlex
 import time
@@ -20,7 +19,6 @@ from .. import data as datasets
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..errors import UserError
 from ..proxy.fidelity_record import save_record
-from ..proxy.train import ProxyConfig
 from ..search import fidelity
 from ..search.budget import parse_budget
 from ..search.outputs import leaderboard, write_outputs
@@ -29,30 +27,10 @@ from ..search.study import (MAX_CONSECUTIVE_REJECTS, Band, SearchSettings, check
                             default_storage, open_study, parse_objectives, requeue_interrupted,
                             run_trial, trained)
 from .analysis import resolution_arg
+from .common import add_proxy_args, fraction, positive_int, proxy_config, writable_dir
 from .render import make_console
 
-DEFAULTS = ProxyConfig()
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?[kmg]?$", re.I)
-
-
-def _number(convert, accept, expected: str):
-    """An argparse type: convert, then check, with one message for both failures."""
-
-    def parse(text: str):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-        return value
-
-    return parse
-
-
-positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
-positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -61,13 +39,7 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="feasible band is [(1 - tolerance) x budget, budget] (default 0.1)")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
     p.add_argument("--res", type=resolution_arg, default=224, help="resolution for MAdds")
-    p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
-    p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps)
-    p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution)
-    p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size)
-    p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    add_proxy_args(p)
 
 
 def register(sub) -> None:
@@ -101,33 +73,18 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_fidelity)
 
 
-def _proxy(args: argparse.Namespace) -> ProxyConfig:
-    return ProxyConfig(steps=args.proxy_steps, batch_size=args.proxy_batch,
-                       resolution=args.proxy_res, lr=args.proxy_lr, seed=args.seed,
-                       device=args.device,
-                       warmup=min(DEFAULTS.warmup, max(1, args.proxy_steps // 10))).check()
-
-
 def _out_dir(args: argparse.Namespace) -> Path:
     out = Path(args.out) if args.out else Path("runs") / datetime.datetime.now().strftime(
         "%Y%m%d-%H%M%S")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
-    return out
+    return writable_dir(out)
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     console = make_console(soft_wrap=True)
     band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
     space = load_space(args.space)
     lo, hi = check_reachable(space, band)
-    settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=_proxy(args),
+    settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy_config(args),
                               objectives=parse_objectives(args.objectives),
                               sampler=args.sampler, seed=args.seed)
     out = _out_dir(args)
@@ -209,13 +166,12 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
     band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
     space = load_space(args.space)
     check_reachable(space, band)
     data = datasets.load(args.data, seed=args.seed)
     start = time.time()
-    frame, record = fidelity.measure(space, band, data, _proxy(args), args.archs, args.factor,
+    frame, record = fidelity.measure(space, band, data, proxy_config(args), args.archs, args.factor,
                                      args.seed)
     record["seconds"] = round(time.time() - start)
     fidelity.write_report(frame, record, Path(args.report), _command_line(args))

@@ -1,0 +1,62 @@
+"""Argument types and option groups shared by several commands."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from ..errors import UserError
+from ..proxy.train import ProxyConfig
+
+DEFAULTS = ProxyConfig()
+
+
+def _number(convert, accept, expected: str):
+    """An argparse type: convert, then check, with one message for both failures."""
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+
+
+def add_proxy_args(p: argparse.ArgumentParser) -> None:
+    """Data and short-training options of every command that trains proxies."""
+    p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
+    p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps)
+    p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution)
+    p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size)
+    p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def proxy_config(args: argparse.Namespace) -> ProxyConfig:
+    return ProxyConfig(steps=args.proxy_steps, batch_size=args.proxy_batch,
+                       resolution=args.proxy_res, lr=args.proxy_lr, seed=args.seed,
+                       device=args.device,
+                       warmup=min(DEFAULTS.warmup, max(1, args.proxy_steps // 10))).check()
+
+
+def writable_dir(out: Path, option: str = "--out") -> Path:
+    """Create `out` and prove it can be written before any long work starts."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{option} {out}: cannot write there ({exc.strerror or exc})") from None
+    return out

@@ -1,0 +1,1 @@
+"""Last stage of the pipeline: ablation tables, published-model comparisons and plots."""

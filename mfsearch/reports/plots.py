@@ -1,0 +1,166 @@
+"""Figures: published top-1 against cost per family (the paper's Figure 2 style), a search study's
+proxy scores with its Pareto front, and where the MAdds of each variant go, pillar by pillar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..cost.mobile_former import analyze  # noqa: E402
+from ..pillars import PILLARS  # noqa: E402
+from ..search.outputs import pareto_trials  # noqa: E402
+from ..spec import load_model_spec, variant_names  # noqa: E402
+from .published import HIGHLIGHT  # noqa: E402
+
+# Reproducible files: no timestamps, fixed SVG ids.
+plt.rcParams["svg.hashsalt"] = "mfsearch"
+FORMATS = ("png", "svg")
+_AXES = {"madds": ("madds_M", "MAdds (M)"), "params": ("params_M", "#Param (M)"),
+         "latency": ("latency_ms", "reported latency (ms)")}
+
+
+def save(fig, stem: Path, formats=FORMATS) -> list[Path]:
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt in formats:
+        path = stem.with_suffix(f".{fmt}")
+        fig.savefig(path, dpi=130, metadata={"Date": None} if fmt == "svg" else {"Software": None})
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _family_front(points: pd.DataFrame, x: str) -> pd.DataFrame:
+    """The family's best top-1 per cost (its Pareto front), sorted by cost: the line we draw."""
+    front = pareto_trials(list(zip(points["top1"], points[x])))
+    return points.iloc[front].sort_values(x)
+
+
+def _draw_families(ax, frame: pd.DataFrame, families: list[str], x: str) -> None:
+    colours = [c for j, c in enumerate(plt.get_cmap("tab20").colors) if j not in (6, 7)]  # no reds
+    for i, family in enumerate(families):
+        pts = frame[(frame["family"] == family) & frame[x].notna() & frame["top1"].notna()]
+        if pts.empty:
+            continue
+        main = family == HIGHLIGHT
+        colour = "#d62728" if main else colours[i % len(colours)]
+        front = _family_front(pts, x)
+        ax.scatter(pts[x], pts["top1"], s=40 if main else 14, color=colour, alpha=0.9 if main
+                   else 0.55, zorder=3 if main else 2, edgecolors="none")
+        ax.plot(front[x], front["top1"], "-", color=colour, lw=2.6 if main else 1.2,
+                zorder=3 if main else 2, label=family)
+        if main:
+            for _, r in front.iterrows():
+                ax.annotate(r["model"].replace("Mobile-Former-", "MF-"), (r[x], r["top1"]),
+                            textcoords="offset points", xytext=(5, -9), fontsize=7,
+                            color=colour)
+
+
+def plot_published(frame: pd.DataFrame, families: list[str], axis: str, out: Path,
+                   logx: bool = False, max_x: float | None = None) -> list[Path]:
+    """Top-1 against MAdds or params for the chosen families; one line per family."""
+    x, label = _AXES[axis]
+    data = frame if max_x is None else frame[frame[x] <= max_x]
+    fig, ax = plt.subplots(figsize=(9, 6))
+    _draw_families(ax, data, families, x)
+    if logx:
+        ax.set_xscale("log")
+    limit = "" if max_x is None else f", models up to {max_x:g}{label.split(' (')[1][0]}"
+    ax.set_xlabel(f"{label}{' (log scale)' if logx else ''}")
+    ax.set_ylabel("ImageNet top-1 (%)")
+    ax.set_title(f"Published ImageNet top-1 vs {label.split(' (')[0]}{limit}\n"
+                 "(lines join each family's best accuracy per cost)", fontsize=11)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right", ncol=2)
+    fig.tight_layout()
+    return save(fig, out)
+
+
+def plot_latency(frame: pd.DataFrame, families: list[str], out: Path, min_points: int = 3,
+                 logx: bool = False) -> list[Path]:
+    """Top-1 against reported latency, one panel per device (latencies of different devices
+    are not comparable). Takes every report of a model, since latencies often come from a later
+    paper's re-measurement; one point per model and device."""
+    timed = frame[frame["latency_ms"].notna() & frame["family"].isin(families)]
+    timed = timed.drop_duplicates(subset=["model", "latency_device"])
+    counts = timed["latency_device"].value_counts()
+    devices = [d for d, n in counts.items() if n >= min_points]
+    cols = min(2, max(1, len(devices)))
+    rows = max(1, -(-len(devices) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.8 * rows), squeeze=False)
+    for ax, device in zip(axes.flat, devices):
+        _draw_families(ax, timed[timed["latency_device"] == device], families, "latency_ms")
+        if logx:
+            ax.set_xscale("log")
+        ax.set_title(device, fontsize=10)
+        ax.set_xlabel("reported latency (ms)")
+        ax.set_ylabel("ImageNet top-1 (%)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[len(devices):]:
+        ax.axis("off")
+    fig.suptitle("Published top-1 vs published latency, per measuring device", fontsize=12)
+    fig.tight_layout()
+    return save(fig, out)
+
+
+def plot_study(trials: pd.DataFrame, out: Path, name: str) -> list[Path]:
+    """A search run's trained candidates and their Pareto front (proxy accuracy, not ImageNet)."""
+    done = trials[trials["state"] == "trained"]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    if not done.empty:
+        front = done.iloc[pareto_trials(list(zip(done["proxy_top1"], done["madds"])))]
+        front = front.sort_values("madds")
+        ax.scatter(done["madds"] / 1e6, 100 * done["proxy_top1"], s=22, alpha=0.6,
+                   label=f"trained candidates ({len(done)})")
+        ax.plot(front["madds"] / 1e6, 100 * front["proxy_top1"], "o-", color="C3",
+                label="Pareto front")
+    ax.set_xlabel("MAdds (M)")
+    ax.set_ylabel("proxy top-1 (%)")
+    ax.set_title(f"Search {name}: proxy accuracy vs MAdds\n(proxy accuracy on the search's "
+                 "data after a short training - not ImageNet top-1)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return save(fig, out)
+
+
+def plot_pillars(out: Path, convention: str = "paper", resolution: int = 224) -> list[Path]:
+    """Stacked MAdds per pillar for the shipped variants, with the Former + bridge share."""
+    names = variant_names()
+    costs = [analyze(load_model_spec(n), resolution) for n in names]
+    fig, (ax, ax_share) = plt.subplots(1, 2, figsize=(14, 6), width_ratios=(3, 2))
+    labels = ["MF-" + n.rsplit("-", 1)[1].upper() for n in names]
+    colours = plt.get_cmap("tab10").colors
+    bottoms = [0.0] * len(costs)
+    share_bottoms = [0.0] * len(costs)
+    for i, pillar in enumerate(PILLARS):
+        values = [c.pillar(pillar).madds(convention) / 1e6 for c in costs]
+        shares = [100 * v * 1e6 / c.madds(convention) for v, c in zip(values, costs)]
+        ax.bar(labels, values, bottom=bottoms, color=colours[i % 10], label=pillar, width=0.65)
+        ax_share.bar(labels, shares, bottom=share_bottoms, color=colours[i % 10], width=0.65)
+        bottoms = [b + v for b, v in zip(bottoms, values)]
+        share_bottoms = [b + v for b, v in zip(share_bottoms, shares)]
+    for j, c in enumerate(costs):
+        total = c.madds(convention)
+        share = 100 * c.former_and_bridge(convention) / total
+        ax.annotate(f"{total / 1e6:.0f}M\nF+B {share:.1f}%", (j, bottoms[j]),
+                    textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)
+    ax.set_ylim(0, max(bottoms) * 1.15)
+    ax.set_ylabel(f"MAdds (M, {convention} convention)")
+    ax.set_title("MAdds per pillar; F+B = Former + both bridges", fontsize=11)
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    ax_share.set_ylim(0, 100)
+    ax_share.set_ylabel("share of the model's MAdds (%)")
+    ax_share.set_title("Shares", fontsize=11)
+    ax_share.tick_params(axis="x", labelsize=8)
+    fig.suptitle(f"Where the MAdds of the Mobile-Former variants go ({resolution}x{resolution})",
+                 fontsize=12)
+    fig.tight_layout()
+    return save(fig, out)
