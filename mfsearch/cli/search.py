@@ -24,8 +24,8 @@ from ..search.budget import parse_budget
 from ..search.outputs import leaderboard, write_outputs
 from ..search.space import load_space
 from ..search.study import (MAX_CONSECUTIVE_REJECTS, Band, SearchSettings, check_reachable,
-                            default_storage, open_study, parse_objectives, requeue_interrupted,
-                            run_trial, trained)
+                            default_storage, fail_dead_workers, open_study, parse_objectives,
+                            requeue_interrupted, run_trial, trained)
 from .analysis import resolution_arg
 from .common import add_proxy_args, fraction, positive_int, proxy_config, writable_dir
 from .render import make_console
@@ -90,7 +90,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
     out = _out_dir(args)
     storage = args.storage or default_storage(out)
     name = args.study_name or ("mfsearch" if not args.storage else f"budget-{band.budget}")
-    study = open_study(storage, name, settings)
+    study = open_study(storage, name, settings, shared=bool(args.storage))
     if not args.storage:
         requeued = requeue_interrupted(study)
         if requeued:
@@ -119,6 +119,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
                 def on_step(step: int, loss: float) -> None:
                     progress.update(step_task, completed=step, best=f"loss {loss:.3f}")
 
+                if args.storage:
+                    fail_dead_workers(study)
                 outcome = run_trial(study, settings, data, on_step)
                 rejects = rejects + 1 if outcome == "infeasible" else 0
                 if rejects > MAX_CONSECUTIVE_REJECTS:

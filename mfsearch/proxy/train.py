@@ -76,7 +76,8 @@ def train_proxy(spec: MobileFormerSpec, data: Dataset, cfg: ProxyConfig,
     """Train `spec` (classifier resized to the dataset) and return held-out top-1.
 
     Deterministic on CPU for a given seed: same batches, same initialisation.
-    `progress(step, loss)` is called every few steps when given.
+    `progress(step, loss)` is called after every step when given (it also keeps a shared
+    study's heartbeat).
     """
     cfg.check()
     device = pick_device(cfg.device)
@@ -111,7 +112,7 @@ def train_proxy(spec: MobileFormerSpec, data: Dataset, cfg: ProxyConfig,
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if progress is not None and (step % 10 == 0 or step == cfg.steps - 1):
+        if progress is not None:
             progress(step + 1, loss_value)
     accuracy = evaluate(model, x_val, y_val, device)
     return ProxyResult(accuracy=accuracy, final_loss=loss_value, steps=cfg.steps,

@@ -5,6 +5,8 @@ that survives interruption."""
 from __future__ import annotations
 
 import math
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -58,7 +60,7 @@ def parse_objectives(text: str) -> tuple[str, ...]:
     return names
 
 
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
+def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
     if name == "tpe":
         return optuna.samplers.TPESampler(seed=seed)
     if name == "nsga2":
@@ -68,15 +70,47 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
     raise UserError(f"--sampler {name!r}: expected tpe, nsga2 or random")
 
 
-def open_study(storage: str, name: str, settings: SearchSettings) -> optuna.Study:
+# Shared storages: a worker records a heartbeat while it trains; a RUNNING trial whose heartbeat
+# is older than the grace period belongs to a dead worker and is failed and queued again.
+HEARTBEAT_SECONDS = 10
+GRACE_SECONDS = 120
+OPEN_ATTEMPTS = 4
+# We run ask/tell and record heartbeats ourselves (Optuna only does it inside Study.optimize).
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning,
+                        module=r"optuna\.|mfsearch\.")
+warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+def _requeue(study: optuna.Study, trial, reason: str) -> None:
+    """Queue the trial's parameters again, remembering which trial this retries and why."""
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number,
+                                                  "retry_reason": reason})
+
+
+def _requeue_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    _requeue(study, trial, "worker stopped (no heartbeat)")
+
+
+def open_study(storage: str, name: str, settings: SearchSettings,
+               shared: bool = False) -> optuna.Study:
+    """`shared`: other workers may use the storage at the same time (heartbeats on)."""
     directions = [OBJECTIVES[o] for o in settings.objectives]
-    sampler = make_sampler(settings.sampler, settings.seed)
-    try:
-        study = optuna.create_study(storage=storage, study_name=name, directions=directions,
-                                    sampler=sampler, load_if_exists=True)
-    except Exception as exc:  # storage URLs fail in many driver-specific ways
-        raise UserError(f"cannot open study {name!r} in {storage}: "
-                        f"{str(exc).splitlines()[0]}") from None
+    # Workers sharing a study must not propose the same candidates: their samplers are unseeded.
+    sampler = make_sampler(settings.sampler, None if shared else settings.seed)
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            backend = optuna.storages.RDBStorage(
+                storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                heartbeat_stale_trial_callback=_requeue_stale) if shared else storage
+            study = optuna.create_study(storage=backend, study_name=name, directions=directions,
+                                        sampler=sampler, load_if_exists=True)
+            break
+        except Exception as exc:  # storage URLs fail in many driver-specific ways
+            # Workers starting together race to create the schema; the loser tries again.
+            if attempt == OPEN_ATTEMPTS - 1:
+                raise UserError(f"cannot open study {name!r} in {storage}: "
+                                f"{str(exc).splitlines()[0]}") from None
+            time.sleep(1 + attempt)
     if [d.name.lower() for d in study.directions] != directions:
         raise UserError(f"study {name!r} exists with other objectives; use another --out or "
                         "--study-name")
@@ -89,10 +123,32 @@ def requeue_interrupted(study: optuna.Study) -> int:
     count = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(t.number, state=TrialState.FAIL)
-        study.enqueue_trial(t.params, user_attrs={"retry_of": t.number,
-                                                  "retry_reason": "interrupted"})
+        _requeue(study, t, "interrupted")
         count += 1
     return count
+
+
+def fail_dead_workers(study: optuna.Study) -> None:
+    """Shared storage: fail (and queue again) trials of workers whose heartbeat stopped."""
+    optuna.storages.fail_stale_trials(study)
+
+
+class _Heartbeat:
+    """Records the trial's heartbeat at most every HEARTBEAT_SECONDS (only on shared storages)."""
+
+    def __init__(self, study: optuna.Study, trial: optuna.Trial) -> None:
+        storage = study._storage  # Optuna's ask/tell API leaves heartbeats to the caller
+        self.beat = (lambda: storage.record_heartbeat(trial._trial_id)) \
+            if isinstance(storage, optuna.storages.RDBStorage) and \
+            storage.get_heartbeat_interval() else None
+        self.last = 0.0
+        self()
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if self.beat is not None and now - self.last >= HEARTBEAT_SECONDS:
+            self.beat()
+            self.last = now
 
 
 def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -104,6 +160,13 @@ def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
               on_step: Callable[[int, float], None] | None = None) -> str:
     """Ask one candidate and finish it: 'trained', 'infeasible' or 'failed'."""
     trial = study.ask()
+    heartbeat = _Heartbeat(study, trial)
+
+    def step(n: int, loss: float) -> None:
+        heartbeat()
+        if on_step is not None:
+            on_step(n, loss)
+
     try:
         spec = settings.space.sample(trial)
         if spec is None:
@@ -124,7 +187,7 @@ def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
             study.tell(trial, state=TrialState.PRUNED)
             return "infeasible"
         trial.set_user_attr("feasible", True)
-        result = train_proxy(spec, data, settings.proxy, progress=on_step)
+        result = train_proxy(spec, data, settings.proxy, progress=step)
     except TrainingDiverged as exc:
         trial.set_user_attr("fail_reason", str(exc))
         study.tell(trial, state=TrialState.FAIL)
@@ -132,8 +195,7 @@ def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
     except BaseException:
         trial.set_user_attr("fail_reason", "interrupted")
         study.tell(trial, state=TrialState.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number,
-                                                      "retry_reason": "interrupted"})
+        _requeue(study, trial, "interrupted")
         raise
     trial.set_user_attr("proxy_top1", result.accuracy)
     trial.set_user_attr("train_seconds", round(result.seconds, 2))

@@ -1,0 +1,45 @@
+"""Several workers on one PostgreSQL study (the server is started by the `postgres_url` fixture)."""
+
+import subprocess
+import sys
+
+import optuna
+from optuna.trial import TrialState
+
+from mfsearch.spec import load_spec
+from mfsearch.spec.io import spec_from_yaml
+
+WORKER = [sys.executable, "-m", "mfsearch", "budget", "150M", "--trials", "3",
+          "--proxy-steps", "3", "--study-name", "shared"]
+
+
+def test_two_workers_share_one_study(postgres_url, tmp_path):
+    workers = [subprocess.Popen([*WORKER, "--storage", postgres_url, "--out",
+                                 str(tmp_path / f"w{i}")], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    logs = [w.communicate(timeout=300)[0] for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], logs
+    storage = optuna.storages.RDBStorage(postgres_url)
+    try:
+        trials = optuna.load_study(study_name="shared", storage=storage).get_trials()
+    finally:
+        storage.engine.dispose()  # no connection outlives the server
+    numbers = [t.number for t in trials]
+    assert sorted(numbers) == list(range(len(trials)))  # every number once, none lost
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    trained = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("feasible")]
+    assert len(trained) >= 3
+    both = {t.user_attrs["spec"] for t in trained}
+    assert len(both) == len(trained)  # the workers did not train the same candidate twice
+    best = max(trained, key=lambda t: t.values[0])
+    # Any worker, rerun on the finished study, writes the same best spec without training.
+    for i in range(2):
+        out = tmp_path / f"w{i}"
+        rerun = subprocess.run([*WORKER, "--storage", postgres_url, "--out", str(out)],
+                               capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+        assert "resuming: " in rerun.stdout
+        written = load_spec(out / "best.yaml").replace(name="best")
+        assert written == spec_from_yaml(best.user_attrs["spec"]).replace(name="best")
+    texts = {(tmp_path / f"w{i}" / "best.yaml").read_text() for i in range(2)}
+    assert len(texts) == 1
