@@ -9,7 +9,6 @@ from mfsearch.cli import main
 from mfsearch.cost.mobile_former import analyze
 from mfsearch.proxy import train as proxy_train
 from mfsearch.search import study as study_mod
-from mfsearch.search.space import load_space
 from mfsearch.spec import load_spec
 
 SMOKE = ["budget", "150M", "--trials", "2", "--proxy-steps", "5"]
@@ -53,24 +52,6 @@ def test_rerun_resumes_and_extends(tmp_path):
     assert main(["budget", "150M", "--trials", "3", "--proxy-steps", "5", "--out", str(out)]) == 0
     trained = {r["trial"] for r in rows(out) if r["state"] == "trained"}
     assert len(trained) == 3 and first < trained
-
-
-def test_interrupted_trial_is_retried(tmp_path):
-    out = tmp_path / "run"
-    assert main([*SMOKE, "--out", str(out)]) == 0
-    study = storage(out)
-    victim = max((t for t in study.trials if t.state.name == "COMPLETE"), key=lambda t: t.number)
-    # A process killed mid-trial leaves a RUNNING trial behind: fake one with the same params.
-    study.enqueue_trial(victim.params)
-    left_running = study.ask()
-    load_space().sample(left_running)
-    assert left_running.params == victim.params
-    assert main(["budget", "150M", "--trials", "3", "--proxy-steps", "5", "--out", str(out)]) == 0
-    by_number = {int(r["trial"]): r for r in rows(out)}
-    assert by_number[left_running.number]["state"] == "failed"
-    retry = [r for r in rows(out) if r["retry_of"] == str(left_running.number)]
-    assert len(retry) == 1 and retry[0]["state"] == "trained"
-    assert sum(r["state"] == "trained" for r in rows(out)) == 3
 
 
 def test_nan_loss_fails_the_trial_and_the_study_goes_on(tmp_path, monkeypatch, capsys):

@@ -28,6 +28,8 @@ def _number(convert, accept, expected: str):
 
 
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+at_least_3 = _number(int, lambda v: v >= 3, "an integer of at least 3 (rank statistics need 3 "
+                     "architectures)")
 fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
 

@@ -120,8 +120,30 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
+STUDY_COLUMNS = {"state", "madds", "proxy_top1"}
+
+
+def read_study(folder: str) -> pd.DataFrame:
+    """trials.csv of a search output folder, checked before any drawing starts."""
+    path = Path(folder) / "trials.csv"
+    if not path.is_file():
+        raise UserError(f"--study {folder}: no trials.csv there (is it a search --out folder?)")
+    try:
+        trials = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"--study {path}: unreadable trials.csv ({exc.__class__.__name__})") \
+            from None
+    missing = STUDY_COLUMNS - set(trials.columns)
+    if missing:
+        raise UserError(f"--study {path}: not a search trials.csv (missing columns "
+                        f"{', '.join(sorted(missing))})")
+    return trials
+
+
 def draw_all(out: Path, families_arg: str | None = None, logx: bool = False,
-             max_madds: float | None = 1000.0, study: str | None = None) -> list[Path]:
+             max_madds: float | None = 1000.0, study: str | None = None,
+             trials: pd.DataFrame | None = None) -> list[Path]:
+    """Every figure; the study panel when `trials` (read from the `study` folder) is given."""
     frame = load_published()
     families = pick_families(frame, [f.strip() for f in families_arg.split(",")]
                              if families_arg else None)
@@ -131,17 +153,15 @@ def draw_all(out: Path, families_arg: str | None = None, logx: bool = False,
     paths += plots.plot_latency(load_published(primary_only=False), families,
                                 out / "published_latency", logx=logx)
     paths += plots.plot_pillars(out / "pillars")
-    if study:
-        trials = Path(study) / "trials.csv"
-        if not trials.is_file():
-            raise UserError(f"--study {study}: no trials.csv there (is it a search --out folder?)")
-        paths += plots.plot_study(pd.read_csv(trials), out / "study", Path(study).name)
+    if trials is not None:
+        paths += plots.plot_study(trials, out / "study", Path(study).name)
     return paths
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    trials = read_study(args.study) if args.study else None  # fails before any file is made
     out = writable_dir(Path(args.out))
-    paths = draw_all(out, args.families, args.logx, args.max_madds, args.study)
+    paths = draw_all(out, args.families, args.logx, args.max_madds, args.study, trials)
     make_console(soft_wrap=True).print("wrote " + ", ".join(str(p) for p in paths),
                                        highlight=False)
     return 0

@@ -27,7 +27,7 @@ from ..search.study import (MAX_CONSECUTIVE_REJECTS, Band, SearchSettings, check
                             default_storage, fail_dead_workers, open_study, parse_objectives,
                             requeue_interrupted, run_trial, trained)
 from .analysis import resolution_arg
-from .common import add_proxy_args, fraction, positive_int, proxy_config, writable_dir
+from .common import add_proxy_args, at_least_3, fraction, positive_int, proxy_config, writable_dir
 from .render import make_console
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?[kmg]?$", re.I)
@@ -63,7 +63,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("fidelity", help="rank correlation of the proxy against longer training")
     p.add_argument("--budget", default="150M")
-    p.add_argument("--archs", type=positive_int, default=8)
+    p.add_argument("--archs", type=at_least_3, default=8)
     p.add_argument("--factor", type=positive_int, default=4, help="reference is this many "
                    "times longer (default 4)")
     p.add_argument("--report", default="reports/proxy_fidelity.md")

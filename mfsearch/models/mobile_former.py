@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import pillars as P
+from ..cost.mobile_former import analyze
+from ..errors import UserError
 from ..spec.layout import BlockLayout, Layout, resolve
 from ..spec.mobile_former import MobileFormerSpec
 
@@ -366,7 +368,29 @@ class MobileFormer(nn.Module):
         return self.head(x, z[:, 0] if z is not None else None)
 
 
+# What this tool is willing to allocate for one model: beyond these a spec is a typo or an
+# attack, and it gets a clear error instead of exhausting memory (costs are still analysed).
+MAX_BUILD_PARAMS = 1_000_000_000
+MAX_ACTIVATION_BYTES = 4 << 30
+
+
+def check_buildable(spec: MobileFormerSpec, resolution: int) -> None:
+    layout = resolve(spec, resolution)
+    params = analyze(spec, resolution).params
+    if params > MAX_BUILD_PARAMS:
+        raise UserError(f"{spec.name}: {params:,} parameters ({params * 4 / 2**30:.1f} GiB of "
+                        f"weights) is more than the {MAX_BUILD_PARAMS:,} this tool builds; "
+                        "`mfsearch cost` still analyses it")
+    largest = max([layout.stem.cout * layout.stem.res_out ** 2,
+                   layout.bneck_lite.hidden * layout.bneck_lite.res_in ** 2]
+                  + [max(b.hidden) * b.res_in ** 2 for b in layout.blocks])
+    if largest * 4 > MAX_ACTIVATION_BYTES:
+        raise UserError(f"{spec.name} @ {resolution}: one feature map alone needs "
+                        f"{largest * 4 / 2**30:.1f} GiB per image; lower --res or the widths")
+
+
 def build_model(spec: MobileFormerSpec, resolution: int = 224) -> MobileFormer:
     """A torch Mobile-Former for `spec`. `resolution` only fixes the static position mixers of the
     `former_attention: mlp` ablation; attention models run at any input size."""
+    check_buildable(spec, resolution)
     return MobileFormer(spec, resolution)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 import optuna
+import sqlalchemy
 from optuna.trial import TrialState
 
 from ..cost.mobile_former import analyze
@@ -107,7 +108,7 @@ def open_study(storage: str, name: str, settings: SearchSettings,
             break
         except Exception as exc:  # storage URLs fail in many driver-specific ways
             # Workers starting together race to create the schema; the loser tries again.
-            if attempt == OPEN_ATTEMPTS - 1:
+            if attempt == OPEN_ATTEMPTS - 1 or not isinstance(exc, sqlalchemy.exc.DBAPIError):
                 raise UserError(f"cannot open study {name!r} in {storage}: "
                                 f"{str(exc).splitlines()[0]}") from None
             time.sleep(1 + attempt)
