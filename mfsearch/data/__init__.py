@@ -59,7 +59,7 @@ def _normalise(images: torch.Tensor, resolution: int) -> torch.Tensor:
 
 
 def builtin(train_size: int = 4096, val_size: int = 1024, seed: int = 0) -> Dataset:
-    return Dataset(name="builtin-relations", num_classes=synthetic.NUM_CLASSES,
+    return Dataset(name="builtin-bearings", num_classes=synthetic.NUM_CLASSES,
                    synthetic_sizes=(train_size, val_size), seed=seed)
 
 
