@@ -4,6 +4,7 @@ that survives interruption."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 import warnings
@@ -76,10 +77,16 @@ def make_sampler(name: str, seed: int | None) -> optuna.samplers.BaseSampler:
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 120
 OPEN_ATTEMPTS = 4
-# We run ask/tell and record heartbeats ourselves (Optuna only does it inside Study.optimize).
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning,
-                        module=r"optuna\.|mfsearch\.")
-warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+
+
+@contextlib.contextmanager
+def _own_heartbeats():
+    """We run ask/tell and record heartbeats ourselves (Optuna only does it inside
+    Study.optimize, and warns about both the experimental API and this use of it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        yield
 
 
 def _requeue(study: optuna.Study, trial, reason: str) -> None:
@@ -100,11 +107,13 @@ def open_study(storage: str, name: str, settings: SearchSettings,
     sampler = make_sampler(settings.sampler, None if shared else settings.seed)
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            backend = optuna.storages.RDBStorage(
-                storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                heartbeat_stale_trial_callback=_requeue_stale) if shared else storage
-            study = optuna.create_study(storage=backend, study_name=name, directions=directions,
-                                        sampler=sampler, load_if_exists=True)
+            with _own_heartbeats():
+                backend = optuna.storages.RDBStorage(
+                    storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
+                    heartbeat_stale_trial_callback=_requeue_stale) if shared else storage
+                study = optuna.create_study(storage=backend, study_name=name,
+                                            directions=directions, sampler=sampler,
+                                            load_if_exists=True)
             break
         except Exception as exc:  # storage URLs fail in many driver-specific ways
             # Workers starting together race to create the schema; the loser tries again.
@@ -131,7 +140,8 @@ def requeue_interrupted(study: optuna.Study) -> int:
 
 def fail_dead_workers(study: optuna.Study) -> None:
     """Shared storage: fail (and queue again) trials of workers whose heartbeat stopped."""
-    optuna.storages.fail_stale_trials(study)
+    with _own_heartbeats():
+        optuna.storages.fail_stale_trials(study)
 
 
 class _Heartbeat:
@@ -139,9 +149,8 @@ class _Heartbeat:
 
     def __init__(self, study: optuna.Study, trial: optuna.Trial) -> None:
         storage = study._storage  # Optuna's ask/tell API leaves heartbeats to the caller
-        self.beat = (lambda: storage.record_heartbeat(trial._trial_id)) \
-            if isinstance(storage, optuna.storages.RDBStorage) and \
-            storage.get_heartbeat_interval() else None
+        enabled = getattr(storage, "get_heartbeat_interval", lambda: None)()
+        self.beat = (lambda: storage.record_heartbeat(trial._trial_id)) if enabled else None
         self.last = 0.0
         self()
 
@@ -160,6 +169,12 @@ def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
               on_step: Callable[[int, float], None] | None = None) -> str:
     """Ask one candidate and finish it: 'trained', 'infeasible' or 'failed'."""
+    with _own_heartbeats():
+        return _run_trial(study, settings, data, on_step)
+
+
+def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
+               on_step: Callable[[int, float], None] | None) -> str:
     trial = study.ask()
     heartbeat = _Heartbeat(study, trial)
 
