@@ -5,7 +5,7 @@ typed-in numbers. The paper's published cells sit beside ours only where the pap
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 
 import pandas as pd
@@ -42,7 +42,6 @@ class TableResult:
     table: AblationTable
     base: str
     frame: pd.DataFrame
-    specs: list[MobileFormerSpec] = field(default_factory=list)
 
 
 def load_tables() -> dict[str, AblationTable]:
@@ -85,7 +84,7 @@ def regenerate(table: AblationTable, base_model: str = DEFAULT_BASE, resolution:
     base = load_model_spec(base_model)
     # Published figures belong to the paper's base model at 224; elsewhere they would mislead.
     applies = resolution == 224 and (table.paper_base is None or base.name == table.paper_base)
-    rows, specs = [], []
+    rows = []
     for row in table.rows:
         spec = row_spec(row, base)
         cost = analyze(spec, resolution)
@@ -103,12 +102,11 @@ def regenerate(table: AblationTable, base_model: str = DEFAULT_BASE, resolution:
         if train is not None:
             record["proxy top-1"] = round(train(spec), 4)
         rows.append(record)
-        specs.append(spec)
     frame = pd.DataFrame(rows)
     for col in ("paper params (M)", "paper MAdds (M)", "paper top-1", "paper top-5"):
         frame[col] = frame[col].astype("Float64")
     shown_base = "per row" if table.paper_base is None else base.name
-    return TableResult(table=table, base=shown_base, frame=frame, specs=specs)
+    return TableResult(table=table, base=shown_base, frame=frame)
 
 
 def to_markdown(result: TableResult, convention: str, resolution: int,
