@@ -13,7 +13,8 @@ from optuna.trial import TrialState
 
 from mfsearch.cli import main
 
-ARGS = ["budget", "150M", "--trials", "2", "--proxy-steps", "20"]
+# Three candidates: the signal lands while the second (or third) trains, however slow the poll.
+ARGS = ["budget", "150M", "--trials", "3", "--proxy-steps", "40"]
 
 
 def rows(out):
@@ -26,6 +27,10 @@ def start(out):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
+def study(out):
+    return optuna.load_study(study_name="mfsearch", storage=f"sqlite:///{out / 'study.db'}")
+
+
 def wait_mid_training(proc, out, timeout=240):
     """Until one candidate is trained and the next is training (RUNNING, inside the band)."""
     deadline = time.monotonic() + timeout
@@ -33,15 +38,14 @@ def wait_mid_training(proc, out, timeout=240):
         assert proc.poll() is None, proc.communicate()[0]
         if (out / "study.db").exists():
             try:
-                trials = optuna.load_study(study_name="mfsearch",
-                                           storage=f"sqlite:///{out / 'study.db'}").trials
+                trials = study(out).trials
             except Exception:  # the schema is still being written
                 trials = []
             done = [t for t in trials if t.state == TrialState.COMPLETE]
             running = [t for t in trials if t.state == TrialState.RUNNING
                        and t.user_attrs.get("feasible")]
             if done and running:
-                return running[0].number
+                return
         time.sleep(0.5)
     pytest.fail("the search never reached its second training")
 
@@ -49,16 +53,16 @@ def wait_mid_training(proc, out, timeout=240):
 def test_sigkill_mid_trial_then_rerun(tmp_path, capsys):
     out = tmp_path / "run"
     proc = start(out)
-    victim = wait_mid_training(proc, out)
-    time.sleep(1)
+    wait_mid_training(proc, out)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=30)
+    [victim] = [t.number for t in study(out).trials if t.state == TrialState.RUNNING]
     assert main([*ARGS, "--out", str(out)]) == 0
     assert "1 interrupted trial(s) queued again" in capsys.readouterr().out
     by_number = {int(r["trial"]): r for r in rows(out)}
     assert by_number[victim]["state"] == "failed"
     assert [r["state"] for r in rows(out) if r["retry_of"] == str(victim)] == ["trained"]
-    assert sum(r["state"] == "trained" for r in rows(out)) == 2
+    assert sum(r["state"] == "trained" for r in rows(out)) == 3
     assert sorted(by_number) == list(range(len(by_number)))
 
 
@@ -73,7 +77,7 @@ def test_sigint_stops_cleanly_with_a_report_and_resumes(tmp_path, capsys):
     kept = [r for r in rows(out) if r["state"] == "trained"]
     assert len(kept) >= 1 and (out / "report.md").exists() and (out / "best.yaml").exists()
     assert main([*ARGS, "--out", str(out)]) == 0
-    assert sum(r["state"] == "trained" for r in rows(out)) == 2
+    assert sum(r["state"] == "trained" for r in rows(out)) == 3
     assert {r["trial"] for r in kept} <= {r["trial"] for r in rows(out) if r["state"] == "trained"}
 
 
