@@ -22,9 +22,15 @@ def rows(out):
         return list(csv.DictReader(fh))
 
 
+def _default_sigint():
+    # A test run started in the background inherits SIGINT ignored; a user's terminal does not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(out):
     return subprocess.Popen([sys.executable, "-m", "mfsearch", *ARGS, "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def study(out):
