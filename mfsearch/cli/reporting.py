@@ -15,7 +15,7 @@ from ..errors import UserError
 from ..proxy.train import TrainingDiverged, train_proxy
 from ..reports import ablations, plots
 from ..reports.index import write_index
-from ..reports.published import load_published, pick_families
+from ..reports.published import load_published, pick_families, primary
 from ..spec import load_model_spec
 from .analysis import resolution_arg
 from .common import add_proxy_args, proxy_config, writable_dir
@@ -61,9 +61,7 @@ def _rich_table(result: ablations.TableResult) -> Table:
         for col, v in r.items():
             if pd.isna(v):
                 cells.append("")
-            elif col == "params":
-                cells.append(f"{v / 1e6:.2f}M")
-            elif col == "madds":
+            elif col in ("params", "madds"):
                 cells.append(f"{v / 1e6:.2f}M")
             else:
                 cells.append(f"{v:g}" if isinstance(v, float) else str(v))
@@ -144,14 +142,14 @@ def draw_all(out: Path, families_arg: str | None = None, logx: bool = False,
              max_madds: float | None = 1000.0, study: str | None = None,
              trials: pd.DataFrame | None = None) -> list[Path]:
     """Every figure; the study panel when `trials` (read from the `study` folder) is given."""
-    frame = load_published()
+    everything = load_published(primary_only=False)
+    frame = primary(everything)
     families = pick_families(frame, [f.strip() for f in families_arg.split(",")]
                              if families_arg else None)
     limit = None if logx else max_madds
     paths = plots.plot_published(frame, families, "madds", out / "published_madds", logx, limit)
     paths += plots.plot_published(frame, families, "params", out / "published_params", logx)
-    paths += plots.plot_latency(load_published(primary_only=False), families,
-                                out / "published_latency", logx=logx)
+    paths += plots.plot_latency(everything, families, out / "published_latency", logx=logx)
     paths += plots.plot_pillars(out / "pillars")
     if trials is not None:
         paths += plots.plot_study(trials, out / "study", Path(study).name)

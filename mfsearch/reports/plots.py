@@ -13,15 +13,14 @@ import pandas as pd  # noqa: E402
 
 from ..cost.mobile_former import analyze  # noqa: E402
 from ..pillars import PILLARS  # noqa: E402
-from ..search.outputs import pareto_trials  # noqa: E402
+from ..search.outputs import draw_candidates, pareto_trials  # noqa: E402
 from ..spec import load_model_spec, variant_names  # noqa: E402
 from .published import HIGHLIGHT  # noqa: E402
 
 # Reproducible files: no timestamps, fixed SVG ids.
 plt.rcParams["svg.hashsalt"] = "mfsearch"
 FORMATS = ("png", "svg")
-_AXES = {"madds": ("madds_M", "MAdds (M)"), "params": ("params_M", "#Param (M)"),
-         "latency": ("latency_ms", "reported latency (ms)")}
+_AXES = {"madds": ("madds_M", "MAdds", "M"), "params": ("params_M", "#Param", "M")}
 
 
 def save(fig, stem: Path, formats=FORMATS) -> list[Path]:
@@ -64,16 +63,16 @@ def _draw_families(ax, frame: pd.DataFrame, families: list[str], x: str) -> None
 def plot_published(frame: pd.DataFrame, families: list[str], axis: str, out: Path,
                    logx: bool = False, max_x: float | None = None) -> list[Path]:
     """Top-1 against MAdds or params for the chosen families; one line per family."""
-    x, label = _AXES[axis]
+    x, name, unit = _AXES[axis]
     data = frame if max_x is None else frame[frame[x] <= max_x]
     fig, ax = plt.subplots(figsize=(9, 6))
     _draw_families(ax, data, families, x)
     if logx:
         ax.set_xscale("log")
-    limit = "" if max_x is None else f", models up to {max_x:g}{label.split(' (')[1][0]}"
-    ax.set_xlabel(f"{label}{' (log scale)' if logx else ''}")
+    limit = "" if max_x is None else f", models up to {max_x:g}{unit}"
+    ax.set_xlabel(f"{name} ({unit}){' (log scale)' if logx else ''}")
     ax.set_ylabel("ImageNet top-1 (%)")
-    ax.set_title(f"Published ImageNet top-1 vs {label.split(' (')[0]}{limit}\n"
+    ax.set_title(f"Published ImageNet top-1 vs {name}{limit}\n"
                  "(lines join each family's best accuracy per cost)", fontsize=11)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right", ncol=2)
@@ -113,13 +112,7 @@ def plot_study(trials: pd.DataFrame, out: Path, name: str) -> list[Path]:
     """A search run's trained candidates and their Pareto front (proxy accuracy, not ImageNet)."""
     done = trials[trials["state"] == "trained"]
     fig, ax = plt.subplots(figsize=(8, 5))
-    if not done.empty:
-        front = done.iloc[pareto_trials(list(zip(done["proxy_top1"], done["madds"])))]
-        front = front.sort_values("madds")
-        ax.scatter(done["madds"] / 1e6, 100 * done["proxy_top1"], s=22, alpha=0.6,
-                   label=f"trained candidates ({len(done)})")
-        ax.plot(front["madds"] / 1e6, 100 * front["proxy_top1"], "o-", color="C3",
-                label="Pareto front")
+    draw_candidates(ax, list(zip(done["proxy_top1"], done["madds"])))
     ax.set_xlabel("MAdds (M)")
     ax.set_ylabel("proxy top-1 (%)")
     ax.set_title(f"Search {name}: proxy accuracy vs MAdds\n(proxy accuracy on the search's "

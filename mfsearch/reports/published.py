@@ -20,7 +20,12 @@ def load_published(primary_only: bool = True) -> pd.DataFrame:
     path = resources.files("mfsearch.reports.data").joinpath("published_imagenet.csv")
     with resources.as_file(path) as p:
         frame = pd.read_csv(p)
-    return frame[frame["role"] == "primary"].reset_index(drop=True) if primary_only else frame
+    return primary(frame) if primary_only else frame
+
+
+def primary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per published result: the primary report of each model."""
+    return frame[frame["role"] == "primary"].reset_index(drop=True)
 
 
 def pick_families(frame: pd.DataFrame, families: list[str] | None) -> list[str]:

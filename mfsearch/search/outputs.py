@@ -70,17 +70,21 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def draw_candidates(ax, points: list[tuple[float, int]]) -> None:
+    """Trained candidates (proxy top-1, MAdds) and their Pareto front, in % and millions."""
+    if not points:
+        return
+    ax.scatter([m / 1e6 for _, m in points], [100 * a for a, _ in points], s=22, alpha=0.6,
+               label=f"trained candidates ({len(points)})")
+    front = sorted((points[i] for i in pareto_trials(points)), key=lambda p: p[1])
+    ax.plot([m / 1e6 for _, m in front], [100 * a for a, _ in front], "o-", color="C3",
+            label="Pareto front")
+
+
 def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> None:
-    done = trained(study)
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    if done:
-        pts = [(t.user_attrs["proxy_top1"], t.user_attrs["madds"]) for t in done]
-        front = pareto_trials(pts)
-        ax.scatter([m / 1e6 for _, m in pts], [100 * a for a, _ in pts], s=22, alpha=0.6,
-                   label="trained candidates")
-        fp = sorted((pts[i] for i in front), key=lambda p: p[1])
-        ax.plot([m / 1e6 for _, m in fp], [100 * a for a, _ in fp], "o-", color="C3",
-                label="Pareto front")
+    draw_candidates(ax, [(t.user_attrs["proxy_top1"], t.user_attrs["madds"])
+                         for t in trained(study)])
     band = settings.band
     ax.axvspan(band.low / 1e6, band.budget / 1e6, color="0.9", zorder=0, label="budget band")
     ax.set_xlabel(f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
