@@ -8,12 +8,10 @@ import sys
 from rich.table import Table
 
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..cost.mobile_former import analyze
-from ..pillars import PILLARS
-from ..reports.ablations import load_tables
+from ..families import FAMILIES, analyze, counted_model, get_family
+from ..reports.published import load_published
 from ..spec import apply_overrides, load_model_spec, variant_names
 from ..spec.layout import MAX_RESOLUTION, MIN_RESOLUTION
-from ..spec.mobile_former import MobileFormerSpec
 from .render import cost_frame, cost_json, make_console, millions, print_cost
 
 def resolution_arg(text: str) -> int:
@@ -28,8 +26,8 @@ def resolution_arg(text: str) -> int:
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="variant name (e.g. mobile-former-294m or 294m) or a spec "
-                                      "YAML file")
+    parser.add_argument("model", help="variant name (e.g. mobile-former-294m, 294m, iformer-m) "
+                                      "or a spec YAML file")
     parser.add_argument("--res", type=resolution_arg, default=224, metavar="N",
                         help="input resolution N x N (default 224)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -37,12 +35,13 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
                         "token_dim=64, former_ffn=false, blocks.3.out=64 (repeatable)")
 
 
-def model_spec(args: argparse.Namespace) -> MobileFormerSpec:
+def model_spec(args: argparse.Namespace):
     return apply_overrides(load_model_spec(args.model), args.overrides)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("variants", help="the shipped Mobile-Former variants with params and MAdds")
+    p = sub.add_parser("variants", help="the shipped variants of a family with params and MAdds")
+    p.add_argument("--family", choices=list(FAMILIES), default="mobile-former")
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
     p.set_defaults(func=cmd_variants)
@@ -62,24 +61,26 @@ def register(sub) -> None:
 
 def cmd_variants(args: argparse.Namespace) -> int:
     conv = args.convention
-    table = Table(title=f"Mobile-Former variants @ {args.res}x{args.res} ({conv} MAdds)")
-    for col in ("variant", "blocks", "tokens x dim", "params", "MAdds", "paper params",
-                "paper MAdds", "MAdds vs paper"):
+    family = get_family(args.family)
+    table = Table(title=f"{family.title} variants @ {args.res}x{args.res} ({conv} MAdds)")
+    for col in ("variant", "blocks", "params", "MAdds", "published params", "published MAdds",
+                "MAdds vs published", "top-1"):
         table.add_column(col, justify="left" if col == "variant" else "right")
-    paper_table2 = {r.model: (r.paper["params"], r.paper["madds"])
-                    for r in load_tables()["2"].rows}
-    for name in variant_names():
+    published = {m.lower(): row for m, row in load_published().set_index("model").iterrows()}
+    for name in variant_names(family.name):
         spec = load_model_spec(name)
         cost = analyze(spec, args.res)
-        paper = paper_table2.get(name)
+        paper = published.get(name)
         madds = cost.madds(conv)
-        vs = (f"{100 * (madds / 1e6 / paper[1] - 1):+.2f}%"
-              if paper and args.res == 224 else "-")
-        table.add_row(name, str(len(spec.blocks)), f"{spec.tokens} x {spec.token_dim}",
-                      f"{cost.params:,}", f"{millions(madds)}M",
-                      f"{paper[0]}M" if paper else "-", f"{paper[1]}M" if paper else "-", vs)
+        vs = (f"{100 * (madds / 1e6 / paper['madds_M'] - 1):+.2f}%"
+              if paper is not None and args.res == 224 else "-")
+        table.add_row(name, str(spec.depth), f"{cost.params:,}", f"{millions(madds)}M",
+                      *((f"{paper['params_M']:g}M", f"{paper['madds_M']:g}M", vs,
+                         f"{paper['top1']:g}") if paper is not None else ("-",) * 4))
     make_console().print(table)
     print(f"convention {conv}: {CONVENTIONS[conv]}")
+    print("published: params, MAdds and top-1 as the family's paper prints them "
+          "(mfsearch/reports/data/published_imagenet.csv)")
     return 0
 
 
@@ -97,11 +98,10 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from ..cost.fvcore_count import count_model
-    from ..models.mobile_former import build_model
 
     spec = model_spec(args)
     cost = analyze(spec, args.res)
-    model = build_model(spec, args.res)
+    model = counted_model(spec, args.res)
     console = make_console()
     torch_params = sum(p.numel() for p in model.parameters())
     all_ok = torch_params == cost.params
@@ -110,7 +110,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         table = Table(title=f"{spec.name} @ {args.res}: analytic vs fvcore ({conv} MAdds)")
         for col in ("pillar", "analytic", "fvcore", "diff", ""):
             table.add_column(col, justify="left" if col == "pillar" else "right")
-        for name in PILLARS:
+        for name in cost.pillar_names:
             ours, theirs = cost.pillar(name).madds(conv), counted.pillars[name]
             table.add_row(name, f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
                           "ok" if ours == theirs else "MISMATCH")

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..cost.counts import CONVENTIONS, ModelCost
-from ..pillars import DYRELU, FORMER, FORMER_TO_MOBILE, MOBILE, MOBILE_TO_FORMER, PILLARS
+from ..pillars import FORMER_TO_MOBILE, MOBILE_TO_FORMER
 
 
 def millions(n: int) -> str:
@@ -43,16 +43,22 @@ def pillar_table(cost: ModelCost, convention: str) -> Table:
     return table
 
 
-# Per-block pillar columns and their short headers.
-_BLOCK_PILLARS = {MOBILE: "mobile", DYRELU: "dyrelu", MOBILE_TO_FORMER: "m->f", FORMER: "former",
-          FORMER_TO_MOBILE: "m<-f"}
+# Short headers of per-block pillar columns.
+_SHORT = {MOBILE_TO_FORMER: "m->f", FORMER_TO_MOBILE: "m<-f"}
+
+
+def block_pillars(cost: ModelCost) -> list[str]:
+    """Pillars that share a part with another pillar: the per-block split worth a column."""
+    return [k for k in cost.pillar_names
+            if any(len(p.pillars) > 1 and k in p.pillars for p in cost.parts)]
 
 
 def block_table(cost: ModelCost, convention: str) -> Table:
     total_madds = cost.madds(convention)
+    split = block_pillars(cost)
     table = Table(title=f"{cost.model}: parts ({convention} MAdds, millions)")
     for col in ("part", "kind", "in->out", "s", "res", "hidden", "params", "MAdds", "%",
-                *_BLOCK_PILLARS.values()):
+                *(_SHORT.get(k, k) for k in split)):
         table.add_column(col, justify="left" if col in ("part", "kind") else "right")
     for p in cost.parts:
         m = p.counts.madds(convention)
@@ -61,7 +67,7 @@ def block_table(cost: ModelCost, convention: str) -> Table:
                     f"{info['res_in']}->{info['res_out']}",
                     "/".join(map(str, info["hidden"]))) if "cin" in info else ("", "", "", "")
         per = [millions(p.pillars[k].madds(convention)) if k in p.pillars else ""
-               for k in _BLOCK_PILLARS]
+               for k in split]
         table.add_row(p.name, p.kind, *geometry, millions(p.counts.params), millions(m),
                       share(m, total_madds), *per)
     return table
@@ -69,15 +75,18 @@ def block_table(cost: ModelCost, convention: str) -> Table:
 
 def summary_lines(cost: ModelCost, convention: str) -> list[str]:
     total = cost.madds(convention)
-    narrow = cost.former_and_bridge(convention)
-    broad = cost.former_and_bridge(convention, with_dyrelu=True)
-    return [
-        f"total: {cost.params:,} params, {total:,} MAdds ({total / 1e6:.2f}M) at "
-        f"{cost.resolution}x{cost.resolution}, batch 1",
-        f"convention {convention}: {CONVENTIONS[convention]}",
-        f"Former + bridge: {millions(narrow)}M ({share(narrow, total)}); with the DyReLU "
-        f"generator path: {millions(broad)}M ({share(broad, total)})",
-    ]
+    lines = [f"total: {cost.params:,} params, {total:,} MAdds ({total / 1e6:.2f}M) at "
+             f"{cost.resolution}x{cost.resolution}, batch 1",
+             f"convention {convention}: {CONVENTIONS[convention]}"]
+    if cost.family == "mobile-former":
+        narrow = cost.former_and_bridge(convention)
+        broad = cost.former_and_bridge(convention, with_dyrelu=True)
+        lines.append(f"Former + bridge: {millions(narrow)}M ({share(narrow, total)}); with the "
+                     f"DyReLU generator path: {millions(broad)}M ({share(broad, total)})")
+    else:
+        lines.append("costs of the BN-folded network, as its authors count (fvcore convention = "
+                     "their GMACs)")
+    return lines
 
 
 def print_cost(console: Console, cost: ModelCost, convention: str) -> None:
@@ -100,7 +109,7 @@ def cost_frame(cost: ModelCost, convention: str) -> pd.DataFrame:
                "madds": p.counts.madds(convention)}
         row.update({k: v for k, v in p.info.items() if k in _GEOMETRY})
         row["hidden"] = "/".join(map(str, p.info.get("hidden", [])))
-        for k in PILLARS:
+        for k in cost.pillar_names:
             if k in p.pillars:
                 row[f"madds_{k}"] = p.pillars[k].madds(convention)
         rows.append(row)
@@ -110,7 +119,7 @@ def cost_frame(cost: ModelCost, convention: str) -> pd.DataFrame:
     frame.insert(0, "resolution", cost.resolution)
     frame.insert(0, "model", cost.model)
     frame["share"] = (frame["madds"] / total).round(6) if total else 0.0
-    pillar_cols = [f"madds_{k}" for k in PILLARS]
+    pillar_cols = [f"madds_{k}" for k in cost.pillar_names]
     columns = ["model", "resolution", "convention", "section", "name", "kind", "cin", "cout",
                "stride", "res_in", "res_out", "hidden", "params", "madds", "share", *pillar_cols]
     frame = frame.reindex(columns=columns)

@@ -80,13 +80,15 @@ class ModelCost:
     model: str
     resolution: int
     parts: list[PartCost]
+    pillar_names: tuple[str, ...] = PILLARS  # the family's pillars, in display order
+    family: str = "mobile-former"
 
     def pillar(self, name: str) -> Counts:
         return total(p.pillars.get(name, Counts()) for p in self.parts)
 
     @property
     def pillars(self) -> dict[str, Counts]:
-        return {name: self.pillar(name) for name in PILLARS}
+        return {name: self.pillar(name) for name in self.pillar_names}
 
     @property
     def counts(self) -> Counts:
@@ -107,6 +109,7 @@ class ModelCost:
     def to_dict(self, convention: str = DEFAULT_CONVENTION) -> dict:
         return {
             "model": self.model,
+            "family": self.family,
             "resolution": self.resolution,
             "convention": convention,
             "params": self.params,

@@ -1,4 +1,4 @@
-"""Count a torch Mobile-Former with fvcore and attribute the counts to pillars.
+"""Count a torch model with fvcore and attribute the counts to pillars.
 
 This is the independent cross-check of the analytic model. Modules tag themselves with a
 `pillar`; a pillar's count is the fvcore count of its tagged modules minus that of nested
@@ -65,8 +65,9 @@ def pillar_roots(model: nn.Module) -> dict[str, str]:
     return roots
 
 
-def _exclusive(values: dict[str, int], roots: dict[str, str]) -> dict[str, int]:
-    per_pillar = dict.fromkeys(PILLARS, 0)
+def _exclusive(values: dict[str, int], roots: dict[str, str],
+               pillars: tuple[str, ...]) -> dict[str, int]:
+    per_pillar = dict.fromkeys(pillars, 0)
     for name, pillar in roots.items():
         nested = [r for r in roots if r.startswith(name + ".")
                   and not any(r.startswith(o + ".") for o in roots
@@ -88,10 +89,11 @@ def count_model(model: nn.Module, resolution: int, convention: str = "core") -> 
     finally:
         model.train(was_training)
     roots = pillar_roots(model)
-    madds = _exclusive(by_module, roots)
+    pillars = getattr(model, "pillar_names", PILLARS)
+    madds = _exclusive(by_module, roots, pillars)
     params_by_module = {name: sum(p.numel() for p in m.parameters())
                         for name, m in model.named_modules() if name in roots}
-    params = _exclusive(params_by_module, roots)
+    params = _exclusive(params_by_module, roots, pillars)
     total = by_module.get("", 0)
     return FvcoreCount(pillars=madds, params=params, total=total,
                        unattributed=total - sum(madds.values()))

@@ -16,7 +16,7 @@ from torch import nn
 
 from .. import pillars as P
 from ..cost.mobile_former import analyze
-from ..errors import UserError
+from .limits import check_limits
 from ..spec.layout import BlockLayout, Layout, resolve
 from ..spec.mobile_former import MobileFormerSpec
 
@@ -296,6 +296,7 @@ class Head(nn.Module):
     concat token 0, FC1 + BN1d + h_swish, dropout, FC2."""
 
     pillar = P.HEAD
+    bn_folds = (("conv", "bn"), ("fc1", "fc1_bn"))  # see models/fold.py
 
     def __init__(self, spec: MobileFormerSpec, cin: int):
         super().__init__()
@@ -329,6 +330,8 @@ class GlobalTokens(nn.Embedding):
 
 
 class MobileFormer(nn.Module):
+    pillar_names = P.PILLARS
+
     def __init__(self, spec: MobileFormerSpec, resolution: int = 224):
         super().__init__()
         layout: Layout = resolve(spec, resolution)
@@ -368,25 +371,12 @@ class MobileFormer(nn.Module):
         return self.head(x, z[:, 0] if z is not None else None)
 
 
-# What this tool is willing to allocate for one model: beyond these a spec is a typo or an
-# attack, and it gets a clear error instead of exhausting memory (costs are still analysed).
-MAX_BUILD_PARAMS = 1_000_000_000
-MAX_ACTIVATION_BYTES = 4 << 30
-
-
 def check_buildable(spec: MobileFormerSpec, resolution: int) -> None:
     layout = resolve(spec, resolution)
-    params = analyze(spec, resolution).params
-    if params > MAX_BUILD_PARAMS:
-        raise UserError(f"{spec.name}: {params:,} parameters ({params * 4 / 2**30:.1f} GiB of "
-                        f"weights) is more than the {MAX_BUILD_PARAMS:,} this tool builds; "
-                        "`mfsearch cost` still analyses it")
     largest = max([layout.stem.cout * layout.stem.res_out ** 2,
                    layout.bneck_lite.hidden * layout.bneck_lite.res_in ** 2]
                   + [max(b.hidden) * b.res_in ** 2 for b in layout.blocks])
-    if largest * 4 > MAX_ACTIVATION_BYTES:
-        raise UserError(f"{spec.name} @ {resolution}: one feature map alone needs "
-                        f"{largest * 4 / 2**30:.1f} GiB per image; lower --res or the widths")
+    check_limits(spec.name, resolution, analyze(spec, resolution).params, largest)
 
 
 def build_model(spec: MobileFormerSpec, resolution: int = 224) -> MobileFormer:

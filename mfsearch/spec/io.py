@@ -9,16 +9,27 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from .mobile_former import MobileFormerSpec, SpecError
+from ..families import DEFAULT_FAMILY, FAMILIES, get_family
+from .fields import SpecError
 
 VARIANT_PACKAGE = "mfsearch.spec.variants"
 
 
-def variant_names() -> list[str]:
-    """Shipped variants, smallest first (by the MAdds in their names)."""
+def variant_names(family: str | None = DEFAULT_FAMILY) -> list[str]:
+    """Shipped variants of one family (all families with None), smallest MAdds first."""
+    from ..families import analyze
+
     files = [p.name[:-5] for p in resources.files(VARIANT_PACKAGE).iterdir()
              if p.name.endswith(".yaml")]
-    return sorted(files, key=lambda n: (len(n), n))
+    prefixes = [f.variant_prefix for f in FAMILIES.values()
+                if family is None or f.name == family]
+    names = [n for n in files if n.startswith(tuple(prefixes))]
+    return sorted(names, key=lambda n: (n.split("-")[0], analyze(_shipped(n)).madds("core")))
+
+
+def _shipped(name: str):
+    text = resources.files(VARIANT_PACKAGE).joinpath(f"{name}.yaml").read_text()
+    return spec_from_yaml(text, name)
 
 
 def _parse_yaml(text: str, origin: str) -> Any:
@@ -31,15 +42,29 @@ def _parse_yaml(text: str, origin: str) -> Any:
         raise UserError(f"{origin}: invalid YAML{where}: {problem}") from None
 
 
-def spec_from_yaml(text: str, origin: str = "spec") -> MobileFormerSpec:
+def spec_from_dict(data: Any):
+    """A spec of the family its `family` key names (Mobile-Former when absent)."""
+    family = data.get("family", DEFAULT_FAMILY) if isinstance(data, dict) else DEFAULT_FAMILY
+    if isinstance(family, str) and family.lower() in FAMILIES:
+        family = family.lower()
+    try:
+        family = get_family(family)
+    except UserError as exc:
+        raise SpecError(str(exc)) from None
+    if isinstance(data, dict):
+        data = {**data, "family": family.name}
+    return family.spec_type().from_dict(data)
+
+
+def spec_from_yaml(text: str, origin: str = "spec"):
     data = _parse_yaml(text, origin)
     try:
-        return MobileFormerSpec.from_dict(data)
+        return spec_from_dict(data)
     except SpecError as exc:
         raise SpecError(f"{origin}: {exc}") from None
 
 
-def load_spec(path: str | Path) -> MobileFormerSpec:
+def load_spec(path: str | Path):
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: no such spec file")
@@ -52,32 +77,32 @@ def load_spec(path: str | Path) -> MobileFormerSpec:
     return spec_from_yaml(text, str(path))
 
 
-def spec_to_yaml(spec: MobileFormerSpec) -> str:
+def spec_to_yaml(spec) -> str:
     class _Dumper(yaml.SafeDumper):
         pass
 
     def _block_flow(dumper: yaml.SafeDumper, data: dict) -> yaml.Node:
-        flat = "out" in data and all(not isinstance(v, (dict, list)) for v in data.values())
+        flat = ("out" in data or "width" in data) and all(not isinstance(v, (dict, list)) for v in data.values())
         return dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=flat)
 
     _Dumper.add_representer(dict, _block_flow)
     return yaml.dump(spec.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)
 
 
-def save_spec(spec: MobileFormerSpec, path: str | Path) -> Path:
+def save_spec(spec, path: str | Path) -> Path:
     path = Path(path)
     path.write_text(spec_to_yaml(spec), encoding="utf-8")
     return path
 
 
-def load_model_spec(model: str) -> MobileFormerSpec:
-    """A shipped variant by name (`mobile-former-294m`, or just `294m`) or a spec file path."""
-    names = variant_names()
+def load_model_spec(model: str):
+    """A shipped variant by name (`mobile-former-294m` or just `294m`, `iformer-m`) or a spec
+    file path."""
+    names = variant_names(None)
     key = model.lower()
-    for candidate in (key, f"mobile-former-{key}"):
+    for candidate in (key, *(f.variant_prefix + key for f in FAMILIES.values())):
         if candidate in names:
-            text = resources.files(VARIANT_PACKAGE).joinpath(f"{candidate}.yaml").read_text()
-            return spec_from_yaml(text, candidate)
+            return _shipped(candidate)
     if model.endswith((".yaml", ".yml")) or Path(model).exists():
         return load_spec(model)
     raise UserError(f"unknown model {model!r}: expected a spec file or one of {', '.join(names)}")
@@ -101,7 +126,7 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
     return path, value
 
 
-def apply_overrides(spec: MobileFormerSpec, items: list[str]) -> MobileFormerSpec:
+def apply_overrides(spec, items: list[str]):
     """Apply `--set` overrides to a spec; each key path must already exist in the spec."""
     if not items:
         return spec
@@ -126,9 +151,10 @@ def apply_overrides(spec: MobileFormerSpec, items: list[str]) -> MobileFormerSpe
             else:
                 node = node[part]
     try:
-        return MobileFormerSpec.from_dict(data)
+        return type(spec).from_dict(data)
     except SpecError as exc:
         raise SpecError(f"--set: {exc}") from None
 
 
-_OPTIONAL_BLOCK_KEYS = {"expand2", "stride", "expand"}
+# Keys a block (or stage) may lack in its YAML because they have defaults.
+_OPTIONAL_BLOCK_KEYS = {"expand2", "stride", "expand", "conv", "attn", "conv_after", "qk_reduce"}

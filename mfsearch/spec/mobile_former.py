@@ -8,76 +8,20 @@ so a typo in a hand-edited file fails loudly instead of building a different net
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import UserError
+from .fields import (MAX_CLASSES, MAX_RATIO, MAX_WIDTH, SpecError, bool_field as _bool,
+                     choice_field as _choice, int_field as _int, mapping_field as _mapping,
+                     prob_field as _prob, ratio_field as _ratio)
 
 # Upper bounds keep adversarial specs from exhausting memory; they sit far above any mobile model.
-MAX_WIDTH = 8192
 MAX_TOKENS = 256
 MAX_TOKEN_DIM = 4096
 MAX_BLOCKS = 64
-MAX_RATIO = 16
-MAX_CLASSES = 100_000
 
 ACTIVATIONS = ("dyrelu", "relu")
 ATTENTIONS = ("mha", "mlp")
-
-
-class SpecError(UserError):
-    """An invalid spec; the message names the key path and the offending value."""
-
-
-def _int(path: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise SpecError(f"{path}: expected an integer, got {value!r}")
-    if not lo <= value <= hi:
-        raise SpecError(f"{path}: must be between {lo} and {hi}, got {value}")
-    return value
-
-
-def _ratio(path: str, value: Any, hi: float = MAX_RATIO) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"{path}: expected a number, got {value!r}")
-    if not 0 < value <= hi:
-        raise SpecError(f"{path}: must be > 0 and <= {hi}, got {value}")
-    return int(value) if float(value).is_integer() else float(value)
-
-
-def _bool(path: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise SpecError(f"{path}: expected true or false, got {value!r}")
-    return value
-
-
-def _choice(path: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise SpecError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
-    return value
-
-
-def _prob(path: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise SpecError(f"{path}: expected a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _mapping(path: str, data: Any, allowed: set[str], required: set[str]) -> dict:
-    if not isinstance(data, dict):
-        raise SpecError(f"{path or 'spec'}: expected a mapping, got {type(data).__name__}")
-    prefix = f"{path}." if path else ""
-    for key in data:
-        if key not in allowed:
-            raise SpecError(f"{prefix}{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
-    for key in sorted(required):
-        if key not in data:
-            raise SpecError(f"{prefix}{key}: missing required key")
-    return data
 
 
 @dataclass(frozen=True)
@@ -162,11 +106,15 @@ class MobileFormerSpec:
     former_attention: str = "mha"
     description: str = field(default="", compare=False)
 
+    family = "mobile-former"
+
     # --- serialisation -------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Any) -> MobileFormerSpec:
-        names = {f.name for f in dataclasses.fields(cls)}
+        names = {f.name for f in dataclasses.fields(cls)} | {"family"}
         _mapping("", data, names, {"name", "stem", "bneck_lite", "blocks", "head_conv", "fc1"})
+        if data.get("family", cls.family) != cls.family:
+            raise SpecError(f"family: expected {cls.family}, got {data['family']!r}")
         if not isinstance(data["name"], str) or not data["name"].strip():
             raise SpecError(f"name: expected a non-empty string, got {data['name']!r}")
         blocks = data["blocks"]
@@ -270,3 +218,7 @@ class MobileFormerSpec:
     @property
     def last_width(self) -> int:
         return self.blocks[-1].out
+
+    @property
+    def depth(self) -> int:
+        return len(self.blocks)

@@ -1,0 +1,67 @@
+"""Field validators shared by every spec family: each names the key path and the bad value."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..errors import UserError
+
+# Upper bounds keep adversarial specs from exhausting memory; they sit far above any mobile model.
+MAX_WIDTH = 8192
+MAX_RATIO = 16
+MAX_CLASSES = 100_000
+
+
+class SpecError(UserError):
+    """An invalid spec; the message names the key path and the offending value."""
+
+
+def int_field(path: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise SpecError(f"{path}: expected an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise SpecError(f"{path}: must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def ratio_field(path: str, value: Any, hi: float = MAX_RATIO) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise SpecError(f"{path}: expected a number, got {value!r}")
+    if not 0 < value <= hi:
+        raise SpecError(f"{path}: must be > 0 and <= {hi}, got {value}")
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def bool_field(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SpecError(f"{path}: expected true or false, got {value!r}")
+    return value
+
+
+def choice_field(path: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SpecError(f"{path}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def prob_field(path: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise SpecError(f"{path}: expected a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def mapping_field(path: str, data: Any, allowed: set[str], required: set[str]) -> dict:
+    if not isinstance(data, dict):
+        raise SpecError(f"{path or 'spec'}: expected a mapping, got {type(data).__name__}")
+    prefix = f"{path}." if path else ""
+    for key in data:
+        if key not in allowed:
+            raise SpecError(f"{prefix}{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+    for key in sorted(required):
+        if key not in data:
+            raise SpecError(f"{prefix}{key}: missing required key")
+    return data
