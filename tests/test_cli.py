@@ -27,7 +27,7 @@ def test_cost_json_schema_and_integers(capsys):
     code, out, _ = run(capsys, "cost", "mobile-former-294m", "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"model", "resolution", "convention", "params", "madds", "pillars", "blocks"}
+    assert set(data) == {"model", "family", "resolution", "convention", "params", "madds", "pillars", "blocks"}
     assert (data["model"], data["resolution"], data["convention"]) == ("mobile-former-294m", 224, "paper")
     assert data["params"] == 11_422_648 and data["madds"] == 293_833_984
     assert list(data["pillars"]) == ["stem", "bneck_lite", "mobile", "dyrelu", "mobile_to_former",

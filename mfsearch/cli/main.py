@@ -10,7 +10,7 @@ import optuna
 
 from .. import __version__
 from ..errors import UserError
-from . import analysis, bench, reporting, search
+from . import analysis, bench, latency, reporting, search
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,11 +20,11 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="mfsearch", description="Exact cost analysis and architecture search "
-                     "for Mobile-Former networks.")
+                     "for Mobile-Former networks (and iFormer).")
     parser.add_argument("--version", action="version", version=f"mfsearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (analysis, bench, search, reporting):
+    for module in (analysis, bench, latency, search, reporting):
         module.register(sub)
     return parser
 

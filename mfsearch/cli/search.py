@@ -1,4 +1,4 @@
-"""`mfsearch budget` (search under a MAdds budget) and `mfsearch fidelity` (is the proxy right?)."""
+"""`mfsearch budget` (search under a MAdds or latency budget) and `mfsearch fidelity` (is the proxy right?)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..errors import UserError
 from ..proxy.fidelity_record import save_record
 from ..search import fidelity
-from ..search.budget import parse_budget
+from ..latency.measure import MEMORY_FORMATS, LatencySettings
+from ..latency.table import LatencyTable
+from ..search.budget import parse_budget, parse_latency
 from ..search.outputs import leaderboard, write_outputs
 from ..search.space import load_space
 from ..search.study import (MAX_CONSECUTIVE_REJECTS, Band, SearchSettings, check_reachable,
@@ -30,7 +32,7 @@ from .analysis import resolution_arg
 from .common import add_proxy_args, at_least_3, fraction, positive_int, proxy_config, writable_dir
 from .render import make_console
 
-NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?[kmg]?$", re.I)
+NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
@@ -43,15 +45,18 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("budget", help="search the best architecture under a MAdds budget")
+    p = sub.add_parser("budget", help="search the best architecture under a MAdds or latency "
+                                      "budget")
     # Let a negative budget such as -5M reach the budget parser (and its clear message) instead
     # of being taken for an option; argparse only does this for plain negative numbers.
     p._negative_number_matcher = NEGATIVE_BUDGET
-    p.add_argument("budget", help="MAdds budget: 150M, 0.15G, 150e6, 150000000")
+    p.add_argument("budget", help="MAdds budget (150M, 0.15G, 150e6, 150000000) or latency "
+                   "budget with a time unit (12ms, 800us), predicted on this machine from its "
+                   "latency lookup table")
     p.add_argument("--trials", type=positive_int, default=12,
                    help="trained candidates to reach in the study (default 12)")
-    p.add_argument("--objectives", default="acc", help="acc (default) or acc,madds for a "
-                   "Pareto front")
+    p.add_argument("--objectives", default="acc", help="acc (default), or acc,madds or "
+                   "acc,latency for a Pareto front")
     p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe")
     p.add_argument("--out", help="output folder (default runs/<timestamp>); rerun with the same "
                    "folder to resume")
@@ -59,6 +64,12 @@ def register(sub) -> None:
                    "a SQLite file in --out)")
     p.add_argument("--study-name", help="study name in the storage")
     add_common(p)
+    g = p.add_argument_group("latency (a budget in ms/us, or the latency objective)")
+    g.add_argument("--latency-table", metavar="FILE", help="lookup table file (default: one per "
+                   "machine and settings under ~/.cache/mfsearch)")
+    g.add_argument("--threads", type=positive_int, default=1, help="CPU threads the latency is "
+                   "measured with (default 1)")
+    g.add_argument("--memory-format", choices=MEMORY_FORMATS[1:], default="channels_last")
     p.set_defaults(func=cmd_budget)
 
     p = sub.add_parser("fidelity", help="rank correlation of the proxy against longer training")
@@ -79,17 +90,35 @@ def _out_dir(args: argparse.Namespace) -> Path:
     return writable_dir(out)
 
 
+def latency_table(args: argparse.Namespace) -> LatencyTable:
+    settings = LatencySettings(resolution=args.res, threads=args.threads, device="cpu",
+                               memory_format=args.memory_format).check()
+    return LatencyTable.open(args.latency_table, settings)
+
+
+def make_band(args: argparse.Namespace) -> Band:
+    latency = parse_latency(args.budget)
+    if latency is not None:
+        return Band(latency, args.tolerance, args.convention, args.res, latency_table(args))
+    return Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
+
+
 def cmd_budget(args: argparse.Namespace) -> int:
     console = make_console(soft_wrap=True)
-    band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
+    objectives = parse_objectives(args.objectives)
+    band = make_band(args)
     space = load_space(args.space)
+    if band.latency is not None:
+        console.print(f"latency lookup table: {band.latency.path} ({len(band.latency.entries)} "
+                      "block shapes); new shapes are measured as they come", highlight=False)
     lo, hi = check_reachable(space, band)
+    table = band.latency or (latency_table(args) if "latency" in objectives else None)
     settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy_config(args),
-                              objectives=parse_objectives(args.objectives),
-                              sampler=args.sampler, seed=args.seed)
+                              objectives=objectives, sampler=args.sampler, seed=args.seed,
+                              latency=table)
     out = _out_dir(args)
     storage = args.storage or default_storage(out)
-    name = args.study_name or ("mfsearch" if not args.storage else f"budget-{band.budget}")
+    name = args.study_name or ("mfsearch" if not args.storage else f"budget-{args.budget}")
     study = open_study(storage, name, settings, shared=bool(args.storage))
     if not args.storage:
         requeued = requeue_interrupted(study)
@@ -97,10 +126,9 @@ def cmd_budget(args: argparse.Namespace) -> int:
             console.print(f"resuming: {requeued} interrupted trial(s) queued again")
     data = datasets.load(args.data, seed=args.seed)
     command = _command_line(args)
-    console.print(f"budget {band.budget / 1e6:.1f}M {band.convention} MAdds, band "
-                  f"[{band.low / 1e6:.1f}M, {band.budget / 1e6:.1f}M]; space reaches "
-                  f"{lo / 1e6:.1f}M-{hi / 1e6:.1f}M; data {data.name}; output {out}",
-                  highlight=False)
+    console.print(f"budget {band.describe()}, band [{band.fmt(band.low)}, "
+                  f"{band.fmt(band.budget)}]; space reaches {band.fmt(lo)}-{band.fmt(hi)}; "
+                  f"data {data.name}; output {out}", highlight=False)
     done = trained(study)
     if done:
         console.print(f"resuming: {len(done)} trained candidate(s) already in the study")
@@ -149,8 +177,9 @@ def _best_text(done: list[optuna.trial.FrozenTrial]) -> str:
     if not done:
         return ""
     best = max(done, key=lambda t: t.user_attrs["proxy_top1"])
+    latency = best.user_attrs.get("latency_ms")
     return f"best #{best.number}: {best.user_attrs['proxy_top1']:.3f} at " \
-           f"{best.user_attrs['madds'] / 1e6:.1f}M"
+           f"{best.user_attrs['madds'] / 1e6:.1f}M" + (f", {latency:.2f} ms" if latency else "")
 
 
 def _print_leaderboard(console: Console, study: optuna.Study) -> None:

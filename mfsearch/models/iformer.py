@@ -147,6 +147,16 @@ class IFormer(nn.Module):
                 if m.bias is not None:
                     nn.init.zeros_(m.bias)
 
+    def parts(self) -> list[tuple[str, nn.Module]]:
+        """The modules of the cost model's parts (same names), in execution order."""
+        named: list[tuple[str, nn.Module]] = [("stem", self.stem)]
+        for i, stage in enumerate(self.stages):
+            blocks = list(stage)
+            if i:
+                named.append((f"down{i + 1}", blocks.pop(0)))
+            named += [(f"s{i + 1}.{j + 1}", b) for j, b in enumerate(blocks)]
+        return named + [("head", self.head)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))
 

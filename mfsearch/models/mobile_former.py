@@ -361,6 +361,14 @@ class MobileFormer(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
 
+    def parts(self) -> list[tuple[str, nn.Module]]:
+        """The modules of the cost model's parts (same names), in execution order."""
+        named = [("stem", self.stem), ("bneck_lite", self.bneck_lite)]
+        named += [(f"block{i + 1}", b) for i, b in enumerate(self.blocks)]
+        if self.spec.former:
+            named.append(("final_mobile_to_former", self.final_mobile_to_former))
+        return named + [("head", self.head)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = self.tokens.weight.unsqueeze(0).repeat(x.shape[0], 1, 1) if self.spec.former else None
         x = self.bneck_lite(self.stem(x))

@@ -12,8 +12,7 @@ import torch.nn.functional as F
 
 from ..data import Dataset
 from ..errors import UserError
-from ..models.mobile_former import build_model
-from ..spec.mobile_former import MobileFormerSpec
+from ..families import build_model
 
 
 @dataclass(frozen=True)
@@ -71,7 +70,7 @@ def lr_at(step: int, cfg: ProxyConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def train_proxy(spec: MobileFormerSpec, data: Dataset, cfg: ProxyConfig,
+def train_proxy(spec, data: Dataset, cfg: ProxyConfig,
                 progress=None) -> ProxyResult:
     """Train `spec` (classifier resized to the dataset) and return held-out top-1.
 
@@ -81,6 +80,9 @@ def train_proxy(spec: MobileFormerSpec, data: Dataset, cfg: ProxyConfig,
     """
     cfg.check()
     device = pick_device(cfg.device)
+    # Denormal floats made some candidates train 5-8x slower per step on CPU (measured: 1087 s
+    # instead of ~100 s for 240 steps); flushing them to zero costs nothing in accuracy.
+    torch.set_flush_denormal(True)
     torch.manual_seed(cfg.seed)
     spec = spec.replace(num_classes=data.num_classes)
     model = build_model(spec, cfg.resolution).to(device)

@@ -1,4 +1,5 @@
-"""Parse cost budgets such as `150M`, `0.15G`, `150e6` or `150000000` into MAdds."""
+"""Parse budgets: MAdds such as `150M`, `0.15G`, `150e6` or `150000000`, or a latency with a time
+unit such as `12ms`, `800us` or `0.012s`."""
 
 from __future__ import annotations
 
@@ -24,6 +25,23 @@ def parse_budget(text: str) -> int:
         raise UserError(f"budget {text!r}: {value:,.0f} MAdds is below any Mobile-Former; did you "
                         f"mean {text}M?")
     return int(round(value))
+
+
+_TIME_UNITS = {"us": 1e-3, "µs": 1e-3, "ms": 1.0, "s": 1e3}
+_TIME = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*(us|µs|ms|s)\s*$", re.I)
+
+
+def parse_latency(text: str) -> float | None:
+    """Milliseconds when `text` carries a time unit, else None (it is then a MAdds budget)."""
+    match = _TIME.match(str(text))
+    if not match:
+        return None
+    value = float(match.group(1)) * _TIME_UNITS[match.group(2).lower()]
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"budget {text!r}: a latency budget must be a positive time")
+    if value < 1e-3:
+        raise UserError(f"budget {text!r}: {value * 1e3:g} us is below what can be measured")
+    return value
 
 
 def format_madds(value: float) -> str:

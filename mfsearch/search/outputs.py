@@ -13,7 +13,7 @@ import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from ..pillars import PILLARS  # noqa: E402
+from ..pillars import BNECK_LITE, DYRELU, FORMER_AND_BRIDGE, MOBILE, STEM  # noqa: E402
 from ..proxy.fidelity_record import fidelity_summary  # noqa: E402
 from .study import SearchSettings, trained  # noqa: E402
 
@@ -21,21 +21,33 @@ STATE = {TrialState.COMPLETE: "trained", TrialState.PRUNED: "infeasible",
          TrialState.FAIL: "failed", TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
 
 
+def _pillar_names(trials) -> list[str]:
+    """The family's pillars, in order, as the trials recorded them."""
+    names: dict[str, None] = {}
+    for t in trials:
+        names.update(dict.fromkeys(t.user_attrs.get("pillars", {})))
+    return list(names)
+
+
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
     rows = []
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    pillars = _pillar_names(trials)
+    for t in trials:
         a = t.user_attrs
         row = {"trial": t.number, "state": STATE.get(t.state, t.state.name.lower()),
                **{f"p_{k}": v for k, v in t.params.items()},
                "params": a.get("params"), "madds": a.get("madds"),
-               **{f"madds_{k}": a.get("pillars", {}).get(k) for k in PILLARS},
+               **({"latency_ms": a.get("latency_ms")} if any(
+                   "latency_ms" in x.user_attrs for x in trials) else {}),
+               **{f"madds_{k}": a.get("pillars", {}).get(k) for k in pillars},
                "proxy_top1": a.get("proxy_top1"), "train_seconds": a.get("train_seconds"),
                "reason": a.get("reject_reason") or a.get("fail_reason")
                or ("interrupted" if t.state == TrialState.FAIL else None),
                "retry_of": a.get("retry_of")}
         rows.append(row)
     frame = pd.DataFrame(rows)
-    for col in ("params", "madds", "retry_of", *[f"madds_{k}" for k in PILLARS]):
+    for col in ("params", "madds", "retry_of", *[f"madds_{k}" for k in pillars]):
         if col in frame:
             frame[col] = frame[col].astype("Int64")
     return frame
@@ -53,43 +65,57 @@ def pareto_trials(points: list[tuple[float, int]]) -> list[int]:
     return sorted(t.params["i"] for t in front_study.best_trials)
 
 
+# Leaderboard columns of a Mobile-Former's MAdds (every other family shows its own pillars).
+_MF_GROUPS = {"mobile": (STEM, BNECK_LITE, MOBILE), "former+bridge": FORMER_AND_BRIDGE,
+              "dyrelu": (DYRELU,)}
+
+
+def pillar_groups(pillars: dict) -> dict[str, tuple[str, ...]]:
+    if MOBILE in pillars:
+        return {**_MF_GROUPS, "head": ("head",)}
+    return {k: (k,) for k in pillars}
+
+
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
     done = sorted(trained(study), key=lambda t: -t.user_attrs["proxy_top1"])
     rows = []
     for rank, t in enumerate(done, 1):
         a = t.user_attrs
         p = a["pillars"]
-        rows.append({"rank": rank, "trial": t.number, "proxy top-1": round(a["proxy_top1"], 4),
-                     "MAdds (M)": round(a["madds"] / 1e6, 2),
-                     "mobile": round((p["mobile"] + p["bneck_lite"] + p["stem"]) / 1e6, 1),
-                     "former+bridge": round((p["mobile_to_former"] + p["former"]
-                                             + p["former_to_mobile"]) / 1e6, 1),
-                     "dyrelu": round(p["dyrelu"] / 1e6, 1), "head": round(p["head"] / 1e6, 1),
-                     "params (M)": round(a["params"] / 1e6, 2),
-                     "train s": a.get("train_seconds")})
+        row = {"rank": rank, "trial": t.number, "proxy top-1": round(a["proxy_top1"], 4)}
+        if "latency_ms" in a:
+            row["latency (ms)"] = round(a["latency_ms"], 2)
+        row["MAdds (M)"] = round(a["madds"] / 1e6, 2)
+        row.update({name: round(sum(p[k] for k in keys) / 1e6, 1)
+                    for name, keys in pillar_groups(p).items()})
+        row.update({"params (M)": round(a["params"] / 1e6, 2), "train s": a.get("train_seconds")})
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def draw_candidates(ax, points: list[tuple[float, int]]) -> None:
-    """Trained candidates (proxy top-1, MAdds) and their Pareto front, in % and millions."""
+def draw_candidates(ax, points: list[tuple[float, float]], scale: float = 1e6) -> None:
+    """Trained candidates (proxy top-1, cost) and their Pareto front, in % and cost / scale."""
     if not points:
         return
-    ax.scatter([m / 1e6 for _, m in points], [100 * a for a, _ in points], s=22, alpha=0.6,
+    ax.scatter([m / scale for _, m in points], [100 * a for a, _ in points], s=22, alpha=0.6,
                label=f"trained candidates ({len(points)})")
     front = sorted((points[i] for i in pareto_trials(points)), key=lambda p: p[1])
-    ax.plot([m / 1e6 for _, m in front], [100 * a for a, _ in front], "o-", color="C3",
+    ax.plot([m / scale for _, m in front], [100 * a for a, _ in front], "o-", color="C3",
             label="Pareto front")
 
 
 def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    draw_candidates(ax, [(t.user_attrs["proxy_top1"], t.user_attrs["madds"])
-                         for t in trained(study)])
     band = settings.band
-    ax.axvspan(band.low / 1e6, band.budget / 1e6, color="0.9", zorder=0, label="budget band")
-    ax.set_xlabel(f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
+    by_latency = band.metric == "latency"
+    key, scale = ("latency_ms", 1.0) if by_latency else ("madds", 1e6)
+    draw_candidates(ax, [(t.user_attrs["proxy_top1"], t.user_attrs[key])
+                         for t in trained(study)], scale)
+    ax.axvspan(band.low / scale, band.budget / scale, color="0.9", zorder=0, label="budget band")
+    ax.set_xlabel("predicted latency (ms, this machine's lookup table)" if by_latency else
+                  f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
     ax.set_ylabel("proxy top-1 (%) - not ImageNet accuracy")
-    ax.set_title("Search: proxy accuracy vs MAdds")
+    ax.set_title(f"Search: proxy accuracy vs {'latency' if by_latency else 'MAdds'}")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -116,8 +142,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
     lines = [
         "# mfsearch budget report", "",
         f"Command: `{command}`", "",
-        f"- budget: {band.budget:,} MAdds ({band.convention} convention, "
-        f"{band.resolution}x{band.resolution}), band [{band.low:,}, {band.budget:,}] "
+        f"- budget: {band.describe()}, band [{band.fmt(band.low)}, {band.fmt(band.budget)}] "
         f"(tolerance {band.tolerance:g})",
         f"- space: {settings.space.name}; objectives: {', '.join(settings.objectives)}; "
         f"sampler: {settings.sampler}; seed {settings.seed}",
@@ -127,8 +152,11 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         "## Proxy fidelity", "", fidelity_summary(), "",
         "## Leaderboard (proxy top-1 is a ranking signal, not ImageNet accuracy)", "",
         board.to_markdown(index=False) if len(board) else "_no trained candidates yet_", "",
-        "MAdds columns in millions; `mobile` includes stem and bneck-lite, `former+bridge` is "
-        "Mobile->Former + Former + Mobile<-Former.", "",
+        "MAdds columns in millions" + ("; `mobile` includes stem and bneck-lite, "
+                                       "`former+bridge` is Mobile->Former + Former + "
+                                       "Mobile<-Former" if "former+bridge" in board else "")
+        + ("; latency predicted from this machine's lookup table (`mfsearch latency-table` "
+           "reports its error)" if "latency (ms)" in board else "") + ".", "",
         "Files: `trials.csv` (every trial), `best.yaml` (best spec: `mfsearch cost best.yaml`), "
         "`pareto.png`.", ""]
     _atomic_write(paths["report"], "\n".join(lines))

@@ -74,6 +74,7 @@ class SearchSpace:
     tokens: tuple[int, ...]
     token_dim: tuple[int, ...]
     fc1: tuple[int, ...]
+    family = "mobile-former"
 
     # --- loading ---------------------------------------------------------------------------
     @classmethod
@@ -88,9 +89,6 @@ class SearchSpace:
         for key in ("stem", "stages", "tokens", "token_dim", "fc1"):
             if key not in data:
                 raise SpaceError(f"{key}: missing required key")
-        if data.get("family", "mobile-former") != "mobile-former":
-            raise SpaceError(f"family: only mobile-former spaces are supported, got "
-                             f"{data.get('family')!r}")
         fixed = data.get("fixed") or {}
         searched = {"stem", "bneck_lite", "blocks", "tokens", "token_dim", "fc1", "head_conv",
                     "name"}
@@ -219,7 +217,15 @@ def load_space(path: str | Path | None = None) -> SearchSpace:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
         raise SpaceError(f"{name}: invalid YAML{where}") from None
+    if not isinstance(data, dict):
+        raise SpaceError(f"{name}: expected a mapping at the top level")
     try:
+        family = data.get("family", "mobile-former")
+        if family == "iformer":
+            from .iformer_space import IFormerSpace
+            return IFormerSpace.from_dict(data, name)
+        if family != "mobile-former":
+            raise SpaceError(f"family: expected mobile-former or iformer, got {family!r}")
         return SearchSpace.from_dict(data, name)
     except SpaceError as exc:
         raise SpaceError(f"{name}: {exc}") from None

@@ -1,5 +1,5 @@
-"""The search loop: sample from the space, reject candidates outside the MAdds band before they
-are built, train the feasible ones with the proxy, and record everything in an Optuna study
+"""The search loop: sample from the space, reject candidates outside the budget band (MAdds, or
+latency predicted from the machine's lookup table) before they are built, train the feasible ones with the proxy, and record everything in an Optuna study
 that survives interruption."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import contextlib
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -16,30 +16,58 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
-from ..cost.mobile_former import analyze
+from ..families import analyze
 from ..data import Dataset
 from ..errors import UserError
+from ..latency.table import LatencyTable
 from ..proxy.train import ProxyConfig, TrainingDiverged, train_proxy
 from ..spec import spec_to_yaml
 from .space import SearchSpace
 
-OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize"}
+OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
+              "latency": "minimize"}
 MAX_CONSECUTIVE_REJECTS = 5000
 
 
 @dataclass(frozen=True)
 class Band:
-    budget: int
+    """Feasible candidates: [(1 - tolerance) x budget, budget] of MAdds (an int) or, when a
+    latency table is given, of predicted latency in milliseconds."""
+
+    budget: int | float
     tolerance: float
     convention: str
     resolution: int
+    latency: LatencyTable | None = field(default=None, compare=False)
 
     @property
-    def low(self) -> int:
-        return math.ceil((1 - self.tolerance) * self.budget)
+    def metric(self) -> str:
+        return "latency" if self.latency is not None else "madds"
 
-    def contains(self, madds: int) -> bool:
-        return self.low <= madds <= self.budget
+    @property
+    def low(self) -> int | float:
+        low = (1 - self.tolerance) * self.budget
+        return low if self.latency is not None else math.ceil(low)
+
+    def contains(self, value: int | float) -> bool:
+        return self.low <= value <= self.budget
+
+    def fmt(self, value: int | float) -> str:
+        return f"{value:.2f} ms" if self.latency is not None else f"{value / 1e6:.1f}M"
+
+    def describe(self) -> str:
+        if self.latency is not None:
+            s = self.latency.settings
+            return (f"{self.budget:g} ms predicted latency (lookup table {self.latency.path}: "
+                    f"batch {s.batch}, {s.resolution}x{s.resolution}, {s.threads} thread(s), "
+                    f"{s.device}, {s.memory_format})")
+        return (f"{self.budget:,} MAdds ({self.convention} convention, "
+                f"{self.resolution}x{self.resolution})")
+
+    def measure(self, spec) -> int | float:
+        if self.latency is not None:
+            return self.latency.predict(spec).total_ms
+        return analyze(spec, self.resolution).madds(self.convention)
 
 
 @dataclass
@@ -51,14 +79,19 @@ class SearchSettings:
     objectives: tuple[str, ...] = ("acc",)
     sampler: str = "tpe"
     seed: int = 0
+    latency: LatencyTable | None = None  # predicts latency for a latency band or objective
+
+    def latency_ms(self, spec) -> float | None:
+        table = self.band.latency or self.latency
+        return table.predict(spec).total_ms if table is not None else None
 
 
 def parse_objectives(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     bad = [n for n in names if n not in OBJECTIVES]
     if not names or bad or names[0] != "acc" or len(set(names)) != len(names):
-        raise UserError(f"--objectives {text!r}: expected acc, optionally followed by madds "
-                        f"and/or params (e.g. acc,madds)")
+        raise UserError(f"--objectives {text!r}: expected acc, optionally followed by madds, "
+                        f"params and/or latency (e.g. acc,madds)")
     return names
 
 
@@ -197,9 +230,13 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
         trial.set_user_attr("pillars", {k: v.madds(band.convention)
                                         for k, v in cost.pillars.items()})
         trial.set_user_attr("spec", spec_to_yaml(spec))
-        if not band.contains(madds):
-            trial.set_user_attr("reject_reason", f"MAdds {madds:,} outside [{band.low:,}, "
-                                                 f"{band.budget:,}]")
+        latency = settings.latency_ms(spec)
+        if latency is not None:
+            trial.set_user_attr("latency_ms", latency)
+        value = latency if band.metric == "latency" else madds
+        if not band.contains(value):
+            trial.set_user_attr("reject_reason", f"{band.metric} {band.fmt(value)} outside "
+                                                 f"[{band.fmt(band.low)}, {band.fmt(band.budget)}]")
             study.tell(trial, state=TrialState.PRUNED)
             return "infeasible"
         trial.set_user_attr("feasible", True)
@@ -216,19 +253,22 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
     trial.set_user_attr("proxy_top1", result.accuracy)
     trial.set_user_attr("train_seconds", round(result.seconds, 2))
     trial.set_user_attr("final_loss", result.final_loss)
-    values = {"acc": result.accuracy, "madds": madds, "params": cost.params}
+    values = {"acc": result.accuracy, "madds": madds, "params": cost.params, "latency": latency}
     study.tell(trial, [values[o] for o in settings.objectives])
     return "trained"
 
 
-def check_reachable(space: SearchSpace, band: Band) -> tuple[int, int]:
-    lo = analyze(space.extreme(smallest=True), band.resolution).madds(band.convention)
-    hi = analyze(space.extreme(smallest=False), band.resolution).madds(band.convention)
+def check_reachable(space: SearchSpace, band: Band) -> tuple[int | float, int | float]:
+    """The cheapest and dearest candidates of the space (MAdds, or predicted latency: both grow
+    with every choice); an error when the band lies outside them."""
+    lo = band.measure(space.extreme(smallest=True))
+    hi = band.measure(space.extreme(smallest=False))
     if band.budget < lo or band.low > hi:
-        raise UserError(f"budget {band.budget / 1e6:.1f}M (band {band.low / 1e6:.1f}M-"
-                        f"{band.budget / 1e6:.1f}M) is outside what the space {space.name} can "
-                        f"reach: {lo / 1e6:.1f}M to {hi / 1e6:.1f}M {band.convention} MAdds at "
-                        f"{band.resolution}x{band.resolution}")
+        unit = (f"{band.convention} MAdds at {band.resolution}x{band.resolution}"
+                if band.metric == "madds" else "predicted latency")
+        raise UserError(f"budget {band.fmt(band.budget)} (band {band.fmt(band.low)}-"
+                        f"{band.fmt(band.budget)}) is outside what the space {space.name} can "
+                        f"reach: {band.fmt(lo)} to {band.fmt(hi)} {unit}")
     return lo, hi
 
 

@@ -1,0 +1,114 @@
+"""`mfsearch latency MODEL`: measured inference latency, with where the time goes next to where
+the MAdds go; `mfsearch latency-table`: the per-machine block lookup table and its error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import pandas as pd
+from rich.table import Table
+
+from ..families import analyze, build_model
+from ..latency.measure import MEMORY_FORMATS, LatencySettings, measure
+from .analysis import add_model_args, model_spec
+from .common import positive_float, positive_int
+from .render import make_console, share
+
+
+def add_latency_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch", type=positive_int, default=1, help="batch of the latency figure "
+                   "(default 1, as mobile papers measure)")
+    p.add_argument("--threads", type=positive_int, default=1,
+                   help="intra-op threads, fixed for reproducible figures (default 1)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--memory-format", choices=MEMORY_FORMATS, default="auto",
+                   help="auto times both briefly and keeps the faster (default)")
+    p.add_argument("--min-time", type=positive_float, default=1.0, metavar="S",
+                   help="seconds of timed runs per figure (default 1)")
+
+
+def settings_from(args: argparse.Namespace) -> LatencySettings:
+    return LatencySettings(resolution=args.res, batch=args.batch, threads=args.threads,
+                           device=args.device, memory_format=args.memory_format,
+                           min_time=args.min_time).check()
+
+
+def register(sub) -> None:
+    p = sub.add_parser("latency", help="measured inference latency (median, IQR, throughput) "
+                                       "and per-pillar time next to the MAdds shares")
+    add_model_args(p)
+    add_latency_args(p)
+    p.add_argument("--throughput-batch", type=positive_int, default=32, metavar="B",
+                   help="batch for the throughput figure (default 32)")
+    p.add_argument("--no-breakdown", action="store_true", help="skip the per-pillar timing")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.set_defaults(func=cmd_latency)
+
+
+def settings_line(report) -> str:
+    s, m = report.settings, report.machine
+    return (f"batch {s['batch']}, {s['resolution']}x{s['resolution']}, {s['threads']} thread(s), "
+            f"{s['device']}, {report.memory_format}, BN folded, inference mode, "
+            f"{report.latency.runs} runs of >= {s['min_time']:g}s after {s['warmup']} warm-up; "
+            f"{m['cpu']}" + (f" / {m['gpu']}" if m["gpu"] and s["device"] == "cuda" else "")
+            + f"; torch {m['torch']}")
+
+
+def pillar_frame(report, cost, convention: str = "paper") -> pd.DataFrame:
+    total_ms = sum(report.pillars.values())
+    total_madds = cost.madds(convention)
+    rows = []
+    for name, ms in report.pillars.items():
+        madds = cost.pillar(name).madds(convention) if name in cost.pillar_names else 0
+        rows.append({"pillar": name, "ms": ms, "time_share": ms / total_ms if total_ms else 0,
+                     "madds": madds, "madds_share": madds / total_madds if total_madds else 0})
+    return pd.DataFrame(rows)
+
+
+def cmd_latency(args: argparse.Namespace) -> int:
+    spec = model_spec(args)
+    settings = settings_from(args)
+    model = build_model(spec, args.res)
+    report = measure(model, spec.name, settings, args.throughput_batch, not args.no_breakdown)
+    cost = analyze(spec, args.res)
+    frame = pillar_frame(report, cost) if report.pillars else None
+    if args.format == "json":
+        data = report.to_dict()
+        data["madds"] = cost.madds("paper")
+        data["params"] = cost.params
+        if frame is not None:
+            data["pillars"] = frame.to_dict(orient="records")
+        print(json.dumps(data, indent=2))
+        return 0
+    if args.format == "csv":
+        if frame is None:
+            frame = pd.DataFrame(columns=["pillar", "ms", "time_share", "madds", "madds_share"])
+        frame.insert(0, "model", spec.name)
+        frame.insert(1, "median_ms", report.latency.median_ms)
+        frame.to_csv(sys.stdout, index=False)
+        return 0
+    console = make_console()
+    t = report.latency
+    console.print(f"[bold]{spec.name}[/]: median {t.median_ms:.3f} ms (IQR {t.iqr_ms:.3f} ms) "
+                  f"at batch {settings.batch}, {report.per_image_ms:.3f} ms per image; "
+                  f"{cost.params / 1e6:.3f}M params, {cost.madds('paper') / 1e6:.1f}M MAdds",
+                  highlight=False)
+    if report.throughput:
+        tp = report.throughput
+        console.print(f"throughput: {tp['images_per_s']:.1f} images/s at batch {tp['batch']} "
+                      f"({tp['median_ms']:.2f} ms per batch)", highlight=False)
+    console.print(f"settings: {settings_line(report)}", highlight=False)
+    if frame is not None:
+        table = Table(title=f"{spec.name}: where the time goes vs where the MAdds go")
+        for col in ("pillar", "ms", "time %", "MAdds (M)", "MAdds %"):
+            table.add_column(col, justify="left" if col == "pillar" else "right")
+        for r in frame.itertuples():
+            table.add_row(r.pillar, f"{r.ms:.3f}", share(r.ms, frame.ms.sum()),
+                          f"{r.madds / 1e6:.2f}", share(r.madds, cost.madds('paper')))
+        console.print(table)
+        console.print("per-pillar times: median exclusive time of the pillar's modules over 30 "
+                      "hooked forwards (hooks add a little; 'other' is glue outside any pillar)",
+                      highlight=False)
+    return 0

@@ -1,0 +1,213 @@
+"""Inference latency measured the way deployed mobile models are timed: eval mode, BatchNorm
+folded, inference mode, a fixed thread count, a chosen memory format, warm-up, then many timed
+runs (torch.utils.benchmark) reported as median and interquartile range.
+
+FLOPs are not latency: depthwise convs with equal MACs differ 24x in speed with channel counts
+off multiples of 8 (tools_and_conventions.md section 3), so every figure carries its settings.
+"""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils import benchmark
+
+from ..cost.fvcore_count import pillar_roots
+from ..errors import UserError
+from ..models.fold import fold_batchnorm
+
+MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    resolution: int = 224
+    batch: int = 1
+    threads: int = 1
+    device: str = "cpu"
+    memory_format: str = "auto"  # auto: time both for a moment, keep the faster
+    min_time: float = 1.0  # seconds of timed runs (blocked_autorange)
+    warmup: int = 10
+
+    def check(self) -> LatencySettings:
+        if self.device == "cuda" and not torch.cuda.is_available():
+            raise UserError("--device cuda: no CUDA device is available")
+        if self.device not in ("cpu", "cuda"):
+            raise UserError(f"--device: expected cpu or cuda, got {self.device!r}")
+        if self.memory_format not in MEMORY_FORMATS:
+            raise UserError(f"--memory-format: expected one of {', '.join(MEMORY_FORMATS)}")
+        return self
+
+
+@dataclass
+class Timing:
+    median_ms: float
+    iqr_ms: float
+    runs: int
+
+    @classmethod
+    def of(cls, m: benchmark.Measurement) -> Timing:
+        return cls(median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, runs=len(m.times))
+
+
+def machine() -> dict:
+    """What a latency depends on besides the model: recorded next to every figure."""
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else None
+    return {"cpu": cpu, "gpu": gpu, "torch": torch.__version__, "python": platform.python_version()}
+
+
+def prepare(model: nn.Module, settings: LatencySettings, memory_format: str) -> nn.Module:
+    """The deployed form: BN folded, eval, on the device, in the memory format."""
+    model = fold_batchnorm(model).to(settings.device)
+    if memory_format == "channels_last":
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def example_input(settings: LatencySettings, batch: int, memory_format: str) -> torch.Tensor:
+    x = torch.randn(batch, 3, settings.resolution, settings.resolution, device=settings.device)
+    return x.contiguous(memory_format=torch.channels_last) if memory_format == "channels_last" \
+        else x
+
+
+def time_call(fn, threads: int, min_time: float, warmup: int, sync: bool) -> Timing:
+    """Median/IQR of `fn()` over at least `min_time` seconds after `warmup` calls."""
+    with torch.inference_mode():
+        for _ in range(warmup):
+            fn()
+        if sync:
+            torch.cuda.synchronize()
+        stmt = "fn(); torch.cuda.synchronize()" if sync else "fn()"
+        timer = benchmark.Timer(stmt=stmt, globals={"fn": fn, "torch": torch},
+                                num_threads=threads)
+        return Timing.of(timer.blocked_autorange(min_run_time=min_time))
+
+
+def _run(model: nn.Module, x: torch.Tensor):
+    return lambda: model(x)
+
+
+def pick_memory_format(model: nn.Module, settings: LatencySettings) -> str:
+    if settings.memory_format != "auto":
+        return settings.memory_format
+    best, fastest = "contiguous", float("inf")
+    for fmt in ("contiguous", "channels_last"):
+        m = prepare(model, settings, fmt)
+        t = time_call(_run(m, example_input(settings, settings.batch, fmt)), settings.threads,
+                      min(0.3, settings.min_time), 3, settings.device == "cuda")
+        if t.median_ms < fastest:
+            best, fastest = fmt, t.median_ms
+    return best
+
+
+@dataclass
+class LatencyReport:
+    model: str
+    settings: dict
+    memory_format: str
+    machine: dict
+    latency: Timing  # at settings.batch
+    per_image_ms: float
+    throughput: dict | None  # {"batch", "median_ms", "images_per_s"}
+    pillars: dict[str, float] | None  # median exclusive ms per pillar (+ "other")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def measure(model: nn.Module, name: str, settings: LatencySettings,
+            throughput_batch: int | None = 32, breakdown: bool = True,
+            breakdown_runs: int = 30) -> LatencyReport:
+    settings.check()
+    torch.set_num_threads(settings.threads)
+    fmt = pick_memory_format(model, settings)
+    deployed = prepare(model, settings, fmt)
+    sync = settings.device == "cuda"
+    timing = time_call(_run(deployed, example_input(settings, settings.batch, fmt)),
+                       settings.threads, settings.min_time, settings.warmup, sync)
+    throughput = None
+    if throughput_batch and throughput_batch > settings.batch:
+        big = time_call(_run(deployed, example_input(settings, throughput_batch, fmt)),
+                        settings.threads, settings.min_time, 2, sync)
+        throughput = {"batch": throughput_batch, "median_ms": big.median_ms,
+                      "images_per_s": throughput_batch / big.median_ms * 1e3}
+    pillars = None
+    if breakdown:
+        pillars = pillar_times(deployed, example_input(settings, settings.batch, fmt),
+                               breakdown_runs, sync)
+    return LatencyReport(model=name, settings=asdict(settings), memory_format=fmt,
+                         machine=machine(), latency=timing,
+                         per_image_ms=timing.median_ms / settings.batch,
+                         throughput=throughput, pillars=pillars)
+
+
+def pillar_times(model: nn.Module, x: torch.Tensor, runs: int, sync: bool) -> dict[str, float]:
+    """Median exclusive wall time (ms) of each pillar's tagged modules over `runs` forwards.
+
+    Forward hooks stamp entry and exit of every pillar root (a tagged module whose nearest
+    tagged ancestor has another pillar); a root's time minus its nested roots' is exclusive, so
+    DyReLU generators inside Mobile blocks count as DyReLU. What no pillar covers (glue in the
+    top-level forward) is 'other'. Run separately from the headline timing: the hooks cost a
+    few microseconds each.
+    """
+    roots = pillar_roots(model)
+    modules = dict(model.named_modules())
+    names = list(roots)
+    stack: list[list] = []
+    totals: dict[str, float] = {}
+
+    def pre(name):
+        def hook(module, args):
+            if sync:
+                torch.cuda.synchronize()
+            stack.append([name, time.perf_counter(), 0.0])
+        return hook
+
+    def post(name):
+        def hook(module, args, output):
+            if sync:
+                torch.cuda.synchronize()
+            _, start, nested = stack.pop()
+            elapsed = time.perf_counter() - start
+            totals[roots[name]] = totals.get(roots[name], 0.0) + elapsed - nested
+            if stack:  # the innermost open root is this one's tagged ancestor
+                stack[-1][2] += elapsed
+        return hook
+
+    handles = []
+    for name in names:
+        handles.append(modules[name].register_forward_pre_hook(pre(name)))
+        handles.append(modules[name].register_forward_hook(post(name)))
+    samples: dict[str, list[float]] = {}
+    try:
+        with torch.inference_mode():
+            for i in range(runs + 3):
+                totals.clear()
+                start = time.perf_counter()
+                model(x)
+                if sync:
+                    torch.cuda.synchronize()
+                whole = time.perf_counter() - start
+                if i < 3:  # warm-up
+                    continue
+                totals["other"] = whole - sum(totals.values())
+                for k, v in totals.items():
+                    samples.setdefault(k, []).append(v * 1e3)
+    finally:
+        for h in handles:
+            h.remove()
+    order = list(getattr(model, "pillar_names", ())) + ["other"]
+    return {k: statistics.median(samples[k]) for k in order if k in samples}

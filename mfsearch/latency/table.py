@@ -1,0 +1,144 @@
+"""A per-machine latency lookup table: measured latency of every block shape met so far, keyed
+by block type and shape, cached in a JSON file; a spec's latency is predicted as the sum of its
+parts' entries (microseconds of lookups once its blocks are in the table).
+
+Blocks are timed in place: the whole (BN-folded) model runs once with hooks that capture each
+part's inputs, then each part not yet in the table is timed alone on those inputs. Parts are the
+cost model's parts, so the table's keys reuse the cost model's geometry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..errors import UserError
+from ..families import analyze, build_model
+from .measure import LatencySettings, example_input, machine, prepare, time_call
+
+TABLE_VERSION = 1
+# Spec fields that only the classifier head depends on (or nothing at inference).
+_HEAD_ONLY = {"head_conv", "fc1", "num_classes"}
+_IGNORED = {"name", "description", "blocks", "stages", "dropout"}
+
+
+def part_key(spec, part) -> str:
+    """Block type and everything its latency depends on, as a stable string."""
+    context = {k: v for k, v in spec.to_dict().items() if k not in _IGNORED
+               and (part.kind == "head" or k not in _HEAD_ONLY)}
+    return json.dumps({"family": spec.family, "kind": part.kind, **part.info, **context},
+                      sort_keys=True, separators=(",", ":"))
+
+
+@dataclass
+class Prediction:
+    model: str
+    total_ms: float
+    parts: list[dict]  # {"name", "kind", "ms"}
+    measured: int  # table entries added while predicting
+
+
+@dataclass
+class LatencyTable:
+    settings: LatencySettings
+    machine: dict
+    entries: dict[str, dict] = field(default_factory=dict)
+    path: Path | None = None
+    part_time: float = 0.2  # seconds of timed runs per block
+
+    # --- file -------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path | None, settings: LatencySettings) -> LatencyTable:
+        if settings.memory_format == "auto":
+            raise UserError("a latency table needs one memory format: pass --memory-format "
+                            "channels_last or contiguous")
+        info = machine()
+        path = Path(path) if path else default_path(settings, info)
+        table = cls(settings=settings, machine=info, path=path)
+        if path.exists():
+            try:
+                data = json.loads(path.read_text())
+                saved = data["settings"]
+                entries = data["entries"]
+            except (OSError, ValueError, KeyError, TypeError):
+                raise UserError(f"{path}: not a latency table (delete it or pass another "
+                                "--table)") from None
+            other = data.get("machine", {})
+            if data.get("version") != TABLE_VERSION or not _same_settings(saved, settings) or \
+                    (other.get("cpu"), other.get("torch")) != (info["cpu"], info["torch"]):
+                raise UserError(f"{path}: measured with other settings or on another machine "
+                                f"({saved}); pass another --table")
+            table.entries = dict(entries)
+        return table
+
+    def save(self) -> None:
+        """Atomic write: an interrupted save never leaves a half-written table."""
+        assert self.path is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": TABLE_VERSION, "settings": asdict(self.settings),
+                "machine": self.machine, "entries": self.entries}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+    # --- prediction -------------------------------------------------------------------------
+    def predict(self, spec, save: bool = True) -> Prediction:
+        """Sum of the parts' table entries; parts not yet in the table are measured first."""
+        cost = analyze(spec, self.settings.resolution)
+        keys = [(p, part_key(spec, p)) for p in cost.parts if p.kind != "tokens"]
+        missing = [k for _, k in keys if k not in self.entries]
+        if missing:
+            self._measure_parts(spec, {k for k in missing})
+            if save and self.path is not None:
+                self.save()
+        parts = [{"name": p.name, "kind": p.kind, "ms": self.entries[k]["median_ms"]}
+                 for p, k in keys]
+        return Prediction(model=spec.name, total_ms=sum(p["ms"] for p in parts), parts=parts,
+                          measured=len(set(missing)))
+
+    def _measure_parts(self, spec, wanted: set[str]) -> None:
+        s = self.settings
+        torch.set_num_threads(s.threads)
+        model = prepare(build_model(spec, s.resolution), s, s.memory_format)
+        cost = analyze(spec, s.resolution)
+        by_name = {p.name: part_key(spec, p) for p in cost.parts}
+        captured: dict[str, tuple] = {}
+        handles = [m.register_forward_pre_hook(
+            lambda mod, args, name=name: captured.__setitem__(name, args))
+            for name, m in model.parts()]
+        try:
+            with torch.inference_mode():
+                model(example_input(s, s.batch, s.memory_format))
+        finally:
+            for h in handles:
+                h.remove()
+        for name, module in model.parts():
+            key = by_name[name]
+            if key not in wanted or key in self.entries:
+                continue
+            args = captured[name]
+            t = time_call(lambda m=module, a=args: m(*a), s.threads, self.part_time, 3,
+                          s.device == "cuda")
+            self.entries[key] = {"median_ms": t.median_ms, "iqr_ms": t.iqr_ms, "runs": t.runs}
+
+
+def _same_settings(saved: dict, settings: LatencySettings) -> bool:
+    keys = ("resolution", "batch", "threads", "device", "memory_format")
+    return all(saved.get(k) == getattr(settings, k) for k in keys)
+
+
+def default_path(settings: LatencySettings, info: dict) -> Path:
+    """One table per machine and settings under the user's cache folder."""
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mfsearch"
+    cpu = re.sub(r"[^a-z0-9]+", "-", (info["gpu"] if settings.device == "cuda" else info["cpu"])
+                 .lower()).strip("-")
+    name = (f"latency-{cpu}-{settings.device}-t{settings.threads}-b{settings.batch}-"
+            f"r{settings.resolution}-{settings.memory_format}.json")
+    return root / name

@@ -1,0 +1,134 @@
+"""The iFormer search space: per-stage widths and block counts, conv and FFN ratios; samples into
+an `IFormerSpec`. As in the Mobile-Former space, every choice makes a network costlier, so the
+smallest and largest reachable costs come from two specs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..spec.fields import SpecError
+from ..spec.iformer import STAGES, IFormerSpec
+from .space import WIDTH_MULTIPLE, SpaceError, _choices, _range
+
+_STAGE_KEYS = ("width", "conv", "attn", "conv_after", "qk_reduce")
+_COUNTS = ("conv", "attn", "conv_after")
+
+
+def _counts(path: str, value: Any) -> tuple[int, ...]:
+    """Block-count choices; unlike widths, 0 is allowed (a stage without that kind)."""
+    items = value if isinstance(value, (list, dict)) else [value]
+    if isinstance(items, list) and 0 in items and not isinstance(items[0], bool):
+        rest = [v for v in items if v != 0]
+        return (0, *(_choices(path, rest) if rest else ()))
+    return _range(path, items)
+
+
+@dataclass(frozen=True)
+class IFormerStageChoices:
+    width: tuple[int, ...]
+    conv: tuple[int, ...]
+    attn: tuple[int, ...]
+    conv_after: tuple[int, ...]
+    qk_reduce: int
+
+
+@dataclass(frozen=True)
+class IFormerSpace:
+    name: str
+    fixed: dict
+    conv_ratio: tuple[int, ...]
+    ffn_ratio: tuple[int, ...]
+    stages: tuple[IFormerStageChoices, ...]
+    family = "iformer"
+
+    @classmethod
+    def from_dict(cls, data: dict, name: str) -> IFormerSpace:
+        allowed = {"family", "fixed", "conv_ratio", "ffn_ratio", "stages"}
+        for key in data:
+            if key not in allowed:
+                raise SpaceError(f"{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+        if "stages" not in data:
+            raise SpaceError("stages: missing required key")
+        fixed = data.get("fixed") or {}
+        searched = {"name", "stages", "conv_ratio", "ffn_ratio", "family"}
+        if not isinstance(fixed, dict) or searched & set(fixed):
+            raise SpaceError(f"fixed: must be a mapping of spec fields that are not searched "
+                             f"(not {', '.join(sorted(searched & set(fixed))) or fixed!r})")
+        stages = data["stages"]
+        if not isinstance(stages, list) or len(stages) != STAGES:
+            raise SpaceError(f"stages: expected a list of {STAGES} stages")
+        parsed = []
+        for i, st in enumerate(stages):
+            path = f"stages[{i}]"
+            if not isinstance(st, dict):
+                raise SpaceError(f"{path}: expected a mapping")
+            for key in st:
+                if key not in _STAGE_KEYS:
+                    raise SpaceError(f"{path}.{key}: unknown key (allowed: "
+                                     f"{', '.join(_STAGE_KEYS)})")
+            if "width" not in st:
+                raise SpaceError(f"{path}.width: missing required key")
+            parsed.append(IFormerStageChoices(
+                width=_choices(f"{path}.width", st["width"], WIDTH_MULTIPLE),
+                **{k: _counts(f"{path}.{k}", st.get(k, 0)) for k in _COUNTS},
+                qk_reduce=_choices(f"{path}.qk_reduce", st.get("qk_reduce", 2))[0]))
+        space = cls(name=name, fixed=dict(fixed),
+                    conv_ratio=_choices("conv_ratio", data.get("conv_ratio", 4)),
+                    ffn_ratio=_choices("ffn_ratio", data.get("ffn_ratio", 3)),
+                    stages=tuple(parsed))
+        space.extreme(smallest=True)  # builds a spec: fixed fields and widths are validated
+        space.extreme(smallest=False)
+        return space
+
+    def _pick(self, trial, name: str, choices: tuple[int, ...]) -> int:
+        return choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
+
+    def sample(self, trial) -> IFormerSpec | None:
+        """A spec from an Optuna trial, or None when widths shrink across stages."""
+        stages = []
+        for i, st in enumerate(self.stages):
+            stages.append({"width": self._pick(trial, f"s{i + 1}_width", st.width),
+                           **{k: self._pick(trial, f"s{i + 1}_{k}", getattr(st, k))
+                              for k in _COUNTS}, "qk_reduce": st.qk_reduce})
+        widths = [s["width"] for s in stages]
+        if any(b < a for a, b in zip(widths, widths[1:])):
+            return None
+        if any(s["conv"] + s["attn"] + s["conv_after"] == 0 for s in stages):
+            return None
+        return self.build(stages, self._pick(trial, "conv_ratio", self.conv_ratio),
+                          self._pick(trial, "ffn_ratio", self.ffn_ratio), f"trial-{trial.number}")
+
+    def build(self, stages: list[dict], conv_ratio: int, ffn_ratio: int,
+              name: str) -> IFormerSpec:
+        data = {"name": name, "stages": stages, "conv_ratio": conv_ratio, "ffn_ratio": ffn_ratio,
+                **self.fixed}
+        try:
+            return IFormerSpec.from_dict(data)
+        except SpecError as exc:
+            raise SpaceError(f"the space produces an invalid spec: {exc}") from None
+
+    def extreme(self, smallest: bool) -> IFormerSpec:
+        pick = min if smallest else max
+        widths: list[int] = []
+        for st in self.stages:
+            ok = [w for w in st.width if not widths or w >= widths[-1]] if smallest else \
+                list(st.width)
+            if not ok:
+                raise SpaceError("stages: no choice of widths grows across stages")
+            widths.append(min(ok) if smallest else max(ok))
+        if not smallest:  # the largest widths must still grow: clip from the back
+            for i in range(len(widths) - 2, -1, -1):
+                widths[i] = max(w for w in self.stages[i].width if w <= widths[i + 1]) \
+                    if any(w <= widths[i + 1] for w in self.stages[i].width) else widths[i]
+        stages = []
+        for st, w in zip(self.stages, widths):
+            counts = {k: pick(getattr(st, k)) for k in _COUNTS}
+            if sum(counts.values()) == 0:  # a stage needs a block: the fewest of the first kind
+                kind = next((k for k in _COUNTS if max(getattr(st, k))), None)
+                if kind is None:
+                    raise SpaceError(f"stages[{len(stages)}]: every block count is 0")
+                counts[kind] = min(v for v in getattr(st, kind) if v)
+            stages.append({"width": w, **counts, "qk_reduce": st.qk_reduce})
+        return self.build(stages, pick(self.conv_ratio), pick(self.ffn_ratio),
+                          "smallest" if smallest else "largest")
