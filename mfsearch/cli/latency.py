@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+from pathlib import Path
 
 import pandas as pd
 from rich.table import Table
 
+from ..errors import UserError
 from ..families import analyze, build_model
+from ..latency import evaluate
 from ..latency.measure import MEMORY_FORMATS, LatencySettings, measure
-from .analysis import add_model_args, model_spec
-from .common import positive_float, positive_int
+from ..latency.table import LatencyTable
+from ..search.space import load_space
+from .analysis import add_model_args, model_spec, resolution_arg
+from .common import positive_float, positive_int, writable_dir
 from .render import make_console, share
 
 
@@ -45,6 +51,34 @@ def register(sub) -> None:
     p.add_argument("--no-breakdown", action="store_true", help="skip the per-pillar timing")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table")
     p.set_defaults(func=cmd_latency)
+
+    p = sub.add_parser("latency-table", help="fill this machine's block latency lookup table "
+                       "and report its prediction error on whole models")
+    p.add_argument("--space", help="space whose random specs are predicted and measured "
+                   "(default: spaces/mobile_former.yaml)")
+    p.add_argument("--specs", type=int, default=8, help="random specs from the space "
+                   "(default 8; 0 for the shipped variants only)")
+    p.add_argument("--no-variants", action="store_true", help="leave out the family's shipped "
+                   "variants")
+    p.add_argument("--max-madds", type=positive_float, default=3e9, metavar="N",
+                   help="skip shipped variants above N MAdds (default 3e9)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
+    p.add_argument("--table", metavar="FILE", help="lookup table file (default: one per "
+                   "machine and settings under ~/.cache/mfsearch)")
+    add_latency_args(p)
+    p.set_defaults(memory_format="channels_last")
+    p.add_argument("--report", default="reports/latency_lut.md")
+    p.set_defaults(func=cmd_latency_table)
+
+    p = sub.add_parser("compare", help="Mobile-Former and iFormer variants side by side: "
+                       "params, MAdds, measured latency, published top-1")
+    p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
+    add_latency_args(p)
+    p.add_argument("--max-madds", type=positive_float, default=5e9, metavar="N",
+                   help="skip variants above N MAdds (default 5e9: all but iFormer-H)")
+    p.add_argument("--out", default="reports/families")
+    p.set_defaults(func=cmd_compare)
 
 
 def settings_line(report) -> str:
@@ -111,4 +145,40 @@ def cmd_latency(args: argparse.Namespace) -> int:
         console.print("per-pillar times: median exclusive time of the pillar's modules over 30 "
                       "hooked forwards (hooks add a little; 'other' is glue outside any pillar)",
                       highlight=False)
+    return 0
+
+
+def cmd_latency_table(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    table = LatencyTable.open(args.table, settings)
+    space = load_space(args.space)
+    specs = [] if args.no_variants else evaluate.shipped(space.family, args.max_madds)
+    specs += evaluate.sample_specs(space, max(0, args.specs), args.seed)
+    if not specs:
+        raise UserError("nothing to measure: --specs 0 with --no-variants")
+    console = make_console(soft_wrap=True)
+    console.print(f"lookup table {table.path} ({len(table.entries)} block shapes); "
+                  f"{len(specs)} specs", highlight=False)
+    frame = evaluate.evaluate(table, specs, log=lambda m: console.print(m, highlight=False))
+    command = shlex.join(["mfsearch", *args.argv])
+    s = evaluate.write_report(frame, table, Path(args.report), command)
+    console.print(f"median absolute error {s['median_abs_error_pct']:.1f}% (max "
+                  f"{s['max_abs_error_pct']:.1f}%); Kendall tau vs measured: table "
+                  f"{s['kendall_lut']:+.3f}, MAdds {s['kendall_madds']:+.3f}; wrote "
+                  f"{args.report}", highlight=False)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ..latency.measure import machine
+    from ..reports import families
+
+    settings = settings_from(args)
+    out = writable_dir(Path(args.out))
+    console = make_console(soft_wrap=True)
+    frame = families.measure_families(settings, args.max_madds,
+                                      log=lambda m: console.print(m, highlight=False))
+    path = families.write(frame, settings, machine(), out, shlex.join(["mfsearch", *args.argv]))
+    console.print(f"wrote {path}, {out / 'side_by_side.csv'}, {out / 'madds_vs_latency.png'}",
+                  highlight=False)
     return 0

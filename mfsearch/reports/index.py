@@ -38,9 +38,14 @@ def write_index(out: Path) -> Path:
             lines.append(f"- [{text}](plots/{stem}.png) ([svg](plots/{stem}.svg))")
     extra = [p for p in sorted(out.glob("*.md")) if p.name != "README.md"]
     runs = sorted(p.parent for p in out.glob("*/report.md"))
-    if extra or runs:
+    side = out / "families" / "side_by_side.md"
+    if extra or runs or side.exists():
         lines += ["", "## Measurements", ""]
         lines += [f"- [{p.stem.replace('_', ' ')}]({p.name})" for p in extra]
+        if side.exists():
+            lines.append("- [Mobile-Former and iFormer side by side: params, MAdds, measured "
+                         "latency, published top-1](families/side_by_side.md) (`mfsearch "
+                         "compare`)")
         lines += [f"- [search run {r.name}]({r.name}/report.md)" for r in runs]
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

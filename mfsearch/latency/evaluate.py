@@ -1,0 +1,97 @@
+"""How well the lookup table predicts whole-model latency: predicted (sum of block entries) vs
+measured end to end, on specs whose whole-model latency the table never saw."""
+
+from __future__ import annotations
+
+import datetime
+import statistics
+from pathlib import Path
+
+import optuna
+import pandas as pd
+from scipy import stats
+
+from ..families import analyze, build_model
+from ..spec import load_model_spec, variant_names
+from .measure import measure
+from .table import LatencyTable
+
+
+def sample_specs(space, count: int, seed: int, max_tries: int = 5000) -> list:
+    """`count` distinct random specs of the space (any cost)."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    specs, seen = [], set()
+    for _ in range(max_tries):
+        trial = study.ask()
+        spec = space.sample(trial)
+        study.tell(trial, 0.0)
+        key = tuple(sorted(trial.params.items()))
+        if spec is None or key in seen:
+            continue
+        seen.add(key)
+        specs.append(spec.replace(name=f"random-{len(specs) + 1}"))
+        if len(specs) == count:
+            break
+    return specs
+
+
+def shipped(family: str, max_madds: float) -> list:
+    specs = [load_model_spec(n) for n in variant_names(family)]
+    return [s for s in specs if analyze(s).madds("core") <= max_madds]
+
+
+def evaluate(table: LatencyTable, specs: list, log=print) -> pd.DataFrame:
+    rows = []
+    for i, spec in enumerate(specs, 1):
+        predicted = table.predict(spec)
+        report = measure(build_model(spec, table.settings.resolution), spec.name,
+                         table.settings, throughput_batch=None, breakdown=False)
+        t = report.latency
+        cost = analyze(spec, table.settings.resolution)
+        rows.append({"model": spec.name, "params": cost.params, "madds": cost.madds("paper"),
+                     "predicted_ms": round(predicted.total_ms, 3),
+                     "measured_ms": round(t.median_ms, 3), "iqr_ms": round(t.iqr_ms, 3),
+                     "error_pct": round(100 * (predicted.total_ms / t.median_ms - 1), 2),
+                     "new_blocks": predicted.measured})
+        log(f"[{i}/{len(specs)}] {spec.name}: predicted {predicted.total_ms:.2f} ms, measured "
+            f"{t.median_ms:.2f} ms (IQR {t.iqr_ms:.2f}), error {rows[-1]['error_pct']:+.1f}%")
+    return pd.DataFrame(rows)
+
+
+def summary(frame: pd.DataFrame) -> dict:
+    errors = frame["error_pct"].abs()
+    return {
+        "specs": len(frame),
+        "median_abs_error_pct": round(float(statistics.median(errors)), 2),
+        "max_abs_error_pct": round(float(errors.max()), 2),
+        "within_10pct": int((errors <= 10).sum()),
+        "kendall_lut": round(float(stats.kendalltau(frame["predicted_ms"],
+                                                    frame["measured_ms"]).statistic), 3),
+        "kendall_madds": round(float(stats.kendalltau(frame["madds"],
+                                                      frame["measured_ms"]).statistic), 3),
+    }
+
+
+def write_report(frame: pd.DataFrame, table: LatencyTable, path: Path, command: str) -> dict:
+    s = summary(frame)
+    st, m = table.settings, table.machine
+    text = "\n".join([
+        "# Latency lookup table: prediction error", "",
+        f"Command: `{command}` ({datetime.date.today().isoformat()})", "",
+        f"Settings: batch {st.batch}, {st.resolution}x{st.resolution}, {st.threads} thread(s), "
+        f"{st.device}, {st.memory_format}, BN folded, inference mode; each block timed alone "
+        f"for >= {table.part_time:g} s, each whole model for >= {st.min_time:g} s "
+        f"(median of `torch.utils.benchmark` blocked_autorange). Machine: {m['cpu']}, torch "
+        f"{m['torch']}.", "",
+        "A spec's latency is predicted as the sum of its blocks' table entries (blocks timed "
+        "alone, on the inputs they see inside the model); the whole model is then measured end "
+        "to end. No whole-model measurement enters the table.", "",
+        f"**Median absolute error {s['median_abs_error_pct']:.1f}%** over {s['specs']} specs "
+        f"(max {s['max_abs_error_pct']:.1f}%, {s['within_10pct']} of {s['specs']} within 10%). "
+        f"Kendall tau against measured latency: table {s['kendall_lut']:+.3f}, "
+        f"MAdds {s['kendall_madds']:+.3f}.", "",
+        frame.to_markdown(index=False), "",
+        f"Table file: `{table.path}` ({len(table.entries)} block shapes).", ""])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return s
