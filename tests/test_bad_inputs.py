@@ -64,6 +64,11 @@ def folders(tmp: Path) -> dict[str, str]:
             blocks=[{"out": 8192, "stride": 1, "expand": 16}] * 64, head_conv=8192, fc1=8192)),
         "BAD_SPACE": spec_file(tmp, "space.yaml", "stages: 3\n"),
         "BROKEN_SPACE": spec_file(tmp, "space2.yaml", "stem: {choices: [8, 16\n"),
+        "BAD_IFORMER_SPACE": spec_file(tmp, "space3.yaml", "family: iformer\nstages: "
+                                       "[{width: [30]}, {width: 64}, {width: 96}, {width: 128}]\n"),
+        "BAD_IFORMER": spec_file(tmp, "iformer.yaml", "family: iformer\nname: x\nstages: "
+                                 "[{width: 32, conv: 1}]\n"),
+        "CORRUPT_TABLE": spec_file(tmp, "table.json", "{not json"),
     }
 
 
@@ -103,6 +108,18 @@ CASES = [
     (["check", "294m", "--res", "4096", "--set", "stem=8192"], "GiB per image"),
     (["variants", "--res", "-3"], "resolution"),
     (["bench", "cost", "no-such-model"], "no-such-model"),
+    (["cost", "BAD_IFORMER"], "stages: expected a list of 4 stages"),
+    (["cost", "iformer-m", "--set", "stages.2.qk_reduce=5"], "not divisible by 5"),
+    (["variants", "--family", "convnext"], "invalid choice"),
+    # latency
+    (["latency", "no-such-model"], "no-such-model"),
+    (["latency", "294m", "--threads", "0"], "positive integer"),
+    (["latency", "294m", "--min-time", "-1"], "positive number"),
+    (["latency", "294m", "--memory-format", "nhwc"], "invalid choice"),
+    (["latency", "TOO_BIG"], "this tool builds"),
+    (["latency-table", "--table", "CORRUPT_TABLE"], "not a latency table"),
+    (["latency-table", "--specs", "0", "--no-variants"], "nothing to measure"),
+    (["compare", "--out", "UNWRITABLE"], "cannot write"),
     # budget
     (["budget", "abc"], "budget"),
     (["budget", "-5M"], "budget"),
@@ -110,6 +127,14 @@ CASES = [
     (["budget", "nan"], "budget"),
     (["budget", "1e400"], "budget"),
     (["budget", "5M"], "can reach: 41.7M to 762.0M"),
+    (["budget", "-5ms"], "budget"),
+    (["budget", "0ms"], "positive time"),
+    (["budget", "0.1us"], "below what can be measured"),
+    (["budget", "1ms", "--latency-table", "CORRUPT_TABLE"], "not a latency table"),
+    (["budget", "150M", "--objectives", "acc,latency", "--latency-table", "CORRUPT_TABLE"],
+     "not a latency table"),
+    (["budget", "1.1G", "--space", "BAD_IFORMER_SPACE"], "not a multiple of 8"),
+    (["budget", "50M", "--space", "spaces/iformer.yaml"], "can reach: 281.7M to 3444.2M"),
     (["budget", "150M", "--trials", "0"], "positive integer"),
     (["budget", "150M", "--tolerance", "1.5"], "[0, 1)"),
     (["budget", "150M", "--proxy-lr", "nan"], "positive number"),

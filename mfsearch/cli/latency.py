@@ -62,6 +62,9 @@ def register(sub) -> None:
                    "variants")
     p.add_argument("--max-madds", type=positive_float, default=3e9, metavar="N",
                    help="skip shipped variants above N MAdds (default 3e9)")
+    p.add_argument("--calibrate", type=int, default=6, metavar="N", help="random specs "
+                   "measured whole to fit the table's scale, never among those reported "
+                   "(default 6; 0 keeps the table's scale)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
     p.add_argument("--table", metavar="FILE", help="lookup table file (default: one per "
@@ -153,13 +156,21 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
     table = LatencyTable.open(args.table, settings)
     space = load_space(args.space)
     specs = [] if args.no_variants else evaluate.shipped(space.family, args.max_madds)
-    specs += evaluate.sample_specs(space, max(0, args.specs), args.seed)
+    sampled = evaluate.sample_specs(space, max(0, args.calibrate) + max(0, args.specs),
+                                    args.seed)
+    n = max(0, args.calibrate)
+    calibration = [s.replace(name=f"calibration-{i + 1}") for i, s in enumerate(sampled[:n])]
+    specs += [s.replace(name=f"heldout-{i + 1}") for i, s in enumerate(sampled[n:])]
     if not specs:
         raise UserError("nothing to measure: --specs 0 with --no-variants")
     console = make_console(soft_wrap=True)
     console.print(f"lookup table {table.path} ({len(table.entries)} block shapes); "
-                  f"{len(specs)} specs", highlight=False)
-    frame = evaluate.evaluate(table, specs, log=lambda m: console.print(m, highlight=False))
+                  f"{len(calibration)} calibration specs, {len(specs)} held-out specs",
+                  highlight=False)
+    log = lambda m: console.print(m, highlight=False)  # noqa: E731
+    if calibration:
+        evaluate.calibrate(table, calibration, log)
+    frame = evaluate.evaluate(table, specs, log)
     command = shlex.join(["mfsearch", *args.argv])
     s = evaluate.write_report(frame, table, Path(args.report), command)
     console.print(f"median absolute error {s['median_abs_error_pct']:.1f}% (max "

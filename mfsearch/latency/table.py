@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import statistics
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,9 +40,14 @@ def part_key(spec, part) -> str:
 @dataclass
 class Prediction:
     model: str
-    total_ms: float
+    total_ms: float  # calibrated: scale x sum of the parts
     parts: list[dict]  # {"name", "kind", "ms"}
     measured: int  # table entries added while predicting
+
+    @property
+    def blocks_ms(self) -> float:
+        """The plain sum of the parts' entries (no calibration)."""
+        return sum(p["ms"] for p in self.parts)
 
 
 @dataclass
@@ -51,6 +57,11 @@ class LatencyTable:
     entries: dict[str, dict] = field(default_factory=dict)
     path: Path | None = None
     part_time: float = 0.2  # seconds of timed runs per block
+    # Blocks timed alone run with warm caches and no glue between them, so their sum is short
+    # of a whole model's latency by a roughly constant factor; `calibrate` measures it on whole
+    # models (never the ones whose error is reported).
+    scale: float = 1.0
+    calibrated_on: list[str] = field(default_factory=list)
 
     # --- file -------------------------------------------------------------------------------
     @classmethod
@@ -75,6 +86,9 @@ class LatencyTable:
                 raise UserError(f"{path}: measured with other settings or on another machine "
                                 f"({saved}); pass another --table")
             table.entries = dict(entries)
+            calibration = data.get("calibration") or {}
+            table.scale = float(calibration.get("scale", 1.0))
+            table.calibrated_on = list(calibration.get("specs", []))
         return table
 
     def save(self) -> None:
@@ -82,7 +96,8 @@ class LatencyTable:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": TABLE_VERSION, "settings": asdict(self.settings),
-                "machine": self.machine, "entries": self.entries}
+                "machine": self.machine, "entries": self.entries,
+                "calibration": {"scale": self.scale, "specs": self.calibrated_on}}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
@@ -100,8 +115,17 @@ class LatencyTable:
                 self.save()
         parts = [{"name": p.name, "kind": p.kind, "ms": self.entries[k]["median_ms"]}
                  for p, k in keys]
-        return Prediction(model=spec.name, total_ms=sum(p["ms"] for p in parts), parts=parts,
-                          measured=len(set(missing)))
+        return Prediction(model=spec.name, total_ms=self.scale * sum(p["ms"] for p in parts),
+                          parts=parts, measured=len(set(missing)))
+
+    def calibrate(self, specs: list, measured_ms: list[float]) -> float:
+        """Scale = median of measured whole-model latency over the plain block sum."""
+        ratios = [m / self.predict(s, save=False).blocks_ms for s, m in zip(specs, measured_ms)]
+        self.scale = statistics.median(ratios)
+        self.calibrated_on = [s.name for s in specs]
+        if self.path is not None:
+            self.save()
+        return self.scale
 
     def _measure_parts(self, spec, wanted: set[str]) -> None:
         s = self.settings
