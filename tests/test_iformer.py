@@ -120,3 +120,49 @@ def test_bad_iformer_specs_name_the_key(text, message):
     with pytest.raises(UserError, match=None) as info:
         spec_from_yaml(text, "s.yaml")
     assert message in str(info.value) and str(info.value).startswith("s.yaml: ")
+
+
+def test_iformer_space_samples_valid_specs_inside_its_range():
+    import optuna
+
+    from mfsearch.search.space import load_space
+
+    space = load_space("spaces/iformer.yaml")
+    lo = analyze(space.extreme(smallest=True), 224).madds("paper")
+    hi = analyze(space.extreme(smallest=False), 224).madds("paper")
+    assert (lo, hi) == (281_683_776, 3_444_240_416)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = 0
+    for _ in range(30):
+        trial = study.ask()
+        spec = space.sample(trial)
+        study.tell(trial, 0.0)
+        if spec is None:
+            continue
+        seen += 1
+        assert spec.family == "iformer" and list(spec.widths) == sorted(spec.widths)
+        assert lo <= analyze(spec, 224).madds("paper") <= hi
+        assert spec.stages[2].conv_after == 1 and spec.stages[3].conv == 0
+    assert seen >= 10
+
+
+def test_side_by_side_report_files(tmp_path):
+    import pandas as pd
+
+    from mfsearch.latency.measure import LatencySettings
+    from mfsearch.reports import families
+
+    frame = pd.DataFrame([
+        {"model": "mobile-former-26m", "family": "mobile-former", "params_M": 3.233,
+         "madds_M": 25.6, "latency_ms": 18.0, "iqr_ms": 1.0, "memory_format": "contiguous",
+         "top1": 64.0, "published_latency_ms": None, "published_device": None},
+        {"model": "iformer-t", "family": "iformer", "params_M": 2.873, "madds_M": 530.5,
+         "latency_ms": 23.0, "iqr_ms": 1.0, "memory_format": "contiguous", "top1": 74.1,
+         "published_latency_ms": 0.6, "published_device": "iPhone 13 (CoreML)"}])
+    path = families.write(frame, LatencySettings(), {"cpu": "test cpu", "torch": "2"}, tmp_path,
+                          "mfsearch compare")
+    text = path.read_text()
+    assert "| mobile-former-26m | mobile-former |" in text and "nan" not in text
+    assert "iFormer 43.4 ms" in text and "Mobile-Former 703.1 ms" in text  # per GMAC
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "side_by_side.md", "side_by_side.csv", "madds_vs_latency.png", "madds_vs_latency.svg"}

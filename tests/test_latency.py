@@ -130,3 +130,19 @@ def test_latency_budget_search_records_predicted_latency(tmp_path, capsys):
     report = (out / "report.md").read_text()
     assert "predicted latency (lookup table" in report and "latency (ms)" in report
     assert json.loads(table.read_text())["entries"]
+
+
+def test_calibration_scale_is_per_family_and_persists(tiny, tmp_path):
+    path = tmp_path / "lut.json"
+    table = LatencyTable.open(path, FAST)
+    raw = table.predict(tiny).blocks_ms
+    wider = apply_overrides(tiny, ["stages.3.width=64"])
+    raw_wider = table.predict(wider).blocks_ms
+    scale = table.calibrate([tiny, wider], [2 * raw, 3 * raw_wider])
+    assert scale == pytest.approx(2.5)
+    assert table.predict(tiny).total_ms == pytest.approx(2.5 * raw)
+    mf = load_model_spec("mobile-former-26m")
+    assert table.predict(mf).total_ms == table.predict(mf).blocks_ms  # not calibrated
+    reopened = LatencyTable.open(path, FAST)
+    assert reopened.scale("iformer") == pytest.approx(2.5) and reopened.scale("mobile-former") == 1
+    assert reopened.calibration["iformer"]["specs"] == ["tiny-iformer", "tiny-iformer"]

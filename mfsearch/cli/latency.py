@@ -172,7 +172,7 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
         evaluate.calibrate(table, calibration, log)
     frame = evaluate.evaluate(table, specs, log)
     command = shlex.join(["mfsearch", *args.argv])
-    s = evaluate.write_report(frame, table, Path(args.report), command)
+    s = evaluate.write_report(frame, table, space.family, Path(args.report), command)
     console.print(f"median absolute error {s['median_abs_error_pct']:.1f}% (max "
                   f"{s['max_abs_error_pct']:.1f}%); Kendall tau vs measured: table "
                   f"{s['kendall_lut']:+.3f}, MAdds {s['kendall_madds']:+.3f}; wrote "

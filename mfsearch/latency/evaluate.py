@@ -93,8 +93,10 @@ def summary(frame: pd.DataFrame) -> dict:
     }
 
 
-def write_report(frame: pd.DataFrame, table: LatencyTable, path: Path, command: str) -> dict:
+def write_report(frame: pd.DataFrame, table: LatencyTable, family: str, path: Path,
+                 command: str) -> dict:
     s = summary(frame)
+    calibration = table.calibration.get(family, {})
     st, m = table.settings, table.machine
     text = "\n".join([
         "# Latency lookup table: prediction error", "",
@@ -106,8 +108,9 @@ def write_report(frame: pd.DataFrame, table: LatencyTable, path: Path, command: 
         f"{m['torch']}.", "",
         "A spec's latency is predicted as the sum of its blocks' table entries (blocks timed "
         "alone, on the inputs they see inside the model) times one calibration scale, the "
-        "median ratio of whole-model latency to block sum on calibration specs "
-        f"({', '.join(table.calibrated_on) or 'none'}: scale {table.scale:.3f}). The specs "
+        "median ratio of whole-model latency to block sum on the family's calibration specs "
+        f"({', '.join(calibration.get('specs', [])) or 'none'}: scale "
+        f"{table.scale(family):.3f}). The specs "
         "below are held out: their whole-model latency was measured only to report the error.",
         "",
         f"**Median absolute error {s['median_abs_error_pct']:.1f}%** over {s['specs']} specs "

@@ -58,10 +58,12 @@ class LatencyTable:
     path: Path | None = None
     part_time: float = 0.2  # seconds of timed runs per block
     # Blocks timed alone run with warm caches and no glue between them, so their sum is short
-    # of a whole model's latency by a roughly constant factor; `calibrate` measures it on whole
-    # models (never the ones whose error is reported).
-    scale: float = 1.0
-    calibrated_on: list[str] = field(default_factory=list)
+    # of a whole model's latency by a roughly constant factor per family; `calibrate` measures
+    # it on whole models (never the ones whose error is reported).
+    calibration: dict[str, dict] = field(default_factory=dict)  # family -> {"scale", "specs"}
+
+    def scale(self, family: str) -> float:
+        return self.calibration.get(family, {}).get("scale", 1.0)
 
     # --- file -------------------------------------------------------------------------------
     @classmethod
@@ -86,9 +88,7 @@ class LatencyTable:
                 raise UserError(f"{path}: measured with other settings or on another machine "
                                 f"({saved}); pass another --table")
             table.entries = dict(entries)
-            calibration = data.get("calibration") or {}
-            table.scale = float(calibration.get("scale", 1.0))
-            table.calibrated_on = list(calibration.get("specs", []))
+            table.calibration = dict(data.get("calibration") or {})
         return table
 
     def save(self) -> None:
@@ -97,7 +97,7 @@ class LatencyTable:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": TABLE_VERSION, "settings": asdict(self.settings),
                 "machine": self.machine, "entries": self.entries,
-                "calibration": {"scale": self.scale, "specs": self.calibrated_on}}
+                "calibration": self.calibration}
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-", suffix=".json")
         with os.fdopen(fd, "w") as f:
             json.dump(data, f, indent=1, sort_keys=True)
@@ -115,17 +115,19 @@ class LatencyTable:
                 self.save()
         parts = [{"name": p.name, "kind": p.kind, "ms": self.entries[k]["median_ms"]}
                  for p, k in keys]
-        return Prediction(model=spec.name, total_ms=self.scale * sum(p["ms"] for p in parts),
+        return Prediction(model=spec.name,
+                          total_ms=self.scale(spec.family) * sum(p["ms"] for p in parts),
                           parts=parts, measured=len(set(missing)))
 
     def calibrate(self, specs: list, measured_ms: list[float]) -> float:
-        """Scale = median of measured whole-model latency over the plain block sum."""
+        """The family's scale = median of measured whole-model latency over the block sum."""
         ratios = [m / self.predict(s, save=False).blocks_ms for s, m in zip(specs, measured_ms)]
-        self.scale = statistics.median(ratios)
-        self.calibrated_on = [s.name for s in specs]
+        family = specs[0].family
+        self.calibration[family] = {"scale": statistics.median(ratios),
+                                    "specs": [s.name for s in specs]}
         if self.path is not None:
             self.save()
-        return self.scale
+        return self.calibration[family]["scale"]
 
     def _measure_parts(self, spec, wanted: set[str]) -> None:
         s = self.settings

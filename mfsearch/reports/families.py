@@ -7,6 +7,7 @@ import datetime
 from pathlib import Path
 
 import pandas as pd
+from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
 from ..families import FAMILIES, analyze, build_model
@@ -71,7 +72,14 @@ def plot(frame: pd.DataFrame, stem: Path) -> list[Path]:
     axes[1].set_xlabel("measured CPU latency (ms, batch 1)")
     axes[1].set_ylabel("published ImageNet top-1 (%)")
     axes[1].set_title("Published top-1 vs latency on this machine")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    # minor ticks labelled only at 2x, 3x and 5x a power of ten, so labels do not collide
+    sparse = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in "235" else "")
     for ax in axes:
+        for axis in ([ax.xaxis, ax.yaxis] if ax is axes[0] else [ax.xaxis]):
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(sparse)
+        ax.tick_params(which="minor", labelsize=7)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -96,7 +104,8 @@ def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Pa
         "from the analytic cost model (Mobile-Former as the official code counts, iFormer "
         "BN-folded as its authors count); top-1 and the published latency (another device) "
         "are the papers'.", "",
-        frame.to_markdown(index=False), "",
+        frame.astype(object).where(frame.notna(), None).to_markdown(index=False,
+                                                                    missingval="-"), "",
         f"Kendall tau between MAdds and measured latency across both families: {tau:+.3f}. "
         "Median latency per GMAC on this CPU: "
         + ", ".join(f"{FAMILIES[f].title} {v:.1f} ms" for f, v in speed.items()) + ".", "",
