@@ -10,8 +10,7 @@ import time
 import torch
 
 from ..cost.fvcore_count import count_model
-from ..cost.mobile_former import analyze
-from ..models.mobile_former import build_model
+from ..families import analyze, counted_model
 from .analysis import add_model_args, model_spec
 
 
@@ -36,14 +35,14 @@ def _median_seconds(fn, repeat: int) -> float:
 def cmd_bench_cost(args: argparse.Namespace) -> int:
     spec = model_spec(args)
     repeat = max(1, args.repeat)
-    model = build_model(spec, args.res)
+    model = counted_model(spec, args.res)
     # Analytic: many calls per sample so the timer resolution does not matter.
     inner = 200
     analytic = _median_seconds(
         lambda: [analyze(spec, args.res).madds("core") for _ in range(inner)], 7) / inner
     fvcore = _median_seconds(lambda: count_model(model, args.res, "core"), repeat)
     build_and_count = _median_seconds(
-        lambda: count_model(build_model(spec, args.res), args.res, "core"), repeat)
+        lambda: count_model(counted_model(spec, args.res), args.res, "core"), repeat)
     same = analyze(spec, args.res).madds("core") == count_model(model, args.res, "core").total
     print(f"spec {spec.name} @ {args.res}x{args.res}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")

@@ -10,7 +10,7 @@ import optuna
 import pandas as pd
 from scipy import stats
 
-from ..cost.mobile_former import analyze
+from ..families import analyze
 from ..data import Dataset
 from ..proxy.train import ProxyConfig, train_proxy
 from .space import SearchSpace

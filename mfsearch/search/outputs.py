@@ -107,11 +107,13 @@ def draw_candidates(ax, points: list[tuple[float, float]], scale: float = 1e6) -
 def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     band = settings.band
-    by_latency = band.metric == "latency"
+    by_latency = band.metric == "latency" or "latency" in settings.objectives
     key, scale = ("latency_ms", 1.0) if by_latency else ("madds", 1e6)
     draw_candidates(ax, [(t.user_attrs["proxy_top1"], t.user_attrs[key])
                          for t in trained(study)], scale)
-    ax.axvspan(band.low / scale, band.budget / scale, color="0.9", zorder=0, label="budget band")
+    if by_latency == (band.metric == "latency"):  # the band is on this axis
+        ax.axvspan(band.low / scale, band.budget / scale, color="0.9", zorder=0,
+                   label="budget band")
     ax.set_xlabel("predicted latency (ms, this machine's lookup table)" if by_latency else
                   f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
     ax.set_ylabel("proxy top-1 (%) - not ImageNet accuracy")
