@@ -7,11 +7,11 @@ import datetime
 import statistics
 from pathlib import Path
 
-import optuna
 import pandas as pd
 from scipy import stats
 
 from ..families import analyze, build_model
+from ..search.space import random_specs
 from ..spec import load_model_spec, variant_names
 from .measure import measure
 from .table import LatencyTable
@@ -19,18 +19,8 @@ from .table import LatencyTable
 
 def sample_specs(space, count: int, seed: int, max_tries: int = 5000) -> list:
     """`count` distinct random specs of the space (any cost)."""
-    if count <= 0:
-        return []
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    specs, seen = [], set()
-    for _ in range(max_tries):
-        trial = study.ask()
-        spec = space.sample(trial)
-        study.tell(trial, 0.0)
-        key = tuple(sorted(trial.params.items()))
-        if spec is None or key in seen:
-            continue
-        seen.add(key)
+    specs = []
+    for spec in random_specs(space, seed, max_tries) if count > 0 else ():
         specs.append(spec.replace(name=f"random-{len(specs) + 1}"))
         if len(specs) == count:
             break

@@ -6,33 +6,21 @@ import datetime
 from dataclasses import asdict
 from pathlib import Path
 
-import optuna
 import pandas as pd
 from scipy import stats
 
 from ..families import analyze
 from ..data import Dataset
 from ..proxy.train import ProxyConfig, train_proxy
-from .space import SearchSpace
+from .space import SearchSpace, random_specs
 from .study import Band
 
 
 def sample_band(space: SearchSpace, band: Band, count: int, seed: int, max_tries: int = 20000):
     """`count` distinct random specs whose MAdds lie in the band."""
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    specs, seen = [], set()
-    for _ in range(max_tries):
-        trial = study.ask()
-        spec = space.sample(trial)
-        study.tell(trial, 0.0)
-        if spec is None:
-            continue
-        key = tuple(sorted(trial.params.items()))
-        if key in seen:
-            continue
-        madds = analyze(spec, band.resolution).madds(band.convention)
-        if band.contains(madds):
-            seen.add(key)
+    specs = []
+    for spec in random_specs(space, seed, max_tries):
+        if band.contains(analyze(spec, band.resolution).madds(band.convention)):
             specs.append(spec.replace(name=f"arch-{len(specs) + 1}"))
             if len(specs) == count:
                 return specs

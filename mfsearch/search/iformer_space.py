@@ -9,7 +9,7 @@ from typing import Any
 
 from ..spec.fields import SpecError
 from ..spec.iformer import STAGES, IFormerSpec
-from .space import WIDTH_MULTIPLE, SpaceError, _choices, _range
+from .space import WIDTH_MULTIPLE, SpaceError, _choices, _range, extreme_widths
 
 _STAGE_KEYS = ("width", "conv", "attn", "conv_after", "qk_reduce")
 _COUNTS = ("conv", "attn", "conv_after")
@@ -110,17 +110,7 @@ class IFormerSpace:
 
     def extreme(self, smallest: bool) -> IFormerSpec:
         pick = min if smallest else max
-        widths: list[int] = []
-        for st in self.stages:
-            ok = [w for w in st.width if not widths or w >= widths[-1]] if smallest else \
-                list(st.width)
-            if not ok:
-                raise SpaceError("stages: no choice of widths grows across stages")
-            widths.append(min(ok) if smallest else max(ok))
-        if not smallest:  # the largest widths must still grow: clip from the back
-            for i in range(len(widths) - 2, -1, -1):
-                widths[i] = max(w for w in self.stages[i].width if w <= widths[i + 1]) \
-                    if any(w <= widths[i + 1] for w in self.stages[i].width) else widths[i]
+        widths = extreme_widths([st.width for st in self.stages], smallest)
         stages = []
         for st, w in zip(self.stages, widths):
             counts = {k: pick(getattr(st, k)) for k in _COUNTS}

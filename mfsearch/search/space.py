@@ -12,6 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import optuna
 import yaml
 
 from ..errors import UserError
@@ -50,6 +51,39 @@ def _range(path: str, value: Any) -> tuple[int, ...]:
             raise SpaceError(f"{path}: need 1 <= low <= high and step >= 1, got {value!r}")
         return tuple(range(low, high + 1, step))
     return _choices(path, value)
+
+
+def extreme_widths(choices: list[tuple[int, ...]], smallest: bool) -> list[int]:
+    """The narrowest (or widest) per-stage widths that still grow across stages."""
+    widths: list[int] = []
+    stages = choices if smallest else list(reversed(choices))
+    for options in stages:
+        if smallest:
+            ok = [w for w in options if not widths or w >= widths[-1]]
+        else:
+            ok = [w for w in options if not widths or w <= widths[0]]
+        if not ok:
+            raise SpaceError("stages: no choice of widths grows across stages")
+        if smallest:
+            widths.append(min(ok))
+        else:
+            widths.insert(0, max(ok))
+    return widths
+
+
+def random_specs(space, seed: int, max_tries: int):
+    """Distinct random specs of a space (any family), in the order a seeded sampler draws them."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    seen = set()
+    for _ in range(max_tries):
+        trial = study.ask()
+        spec = space.sample(trial)
+        study.tell(trial, 0.0)
+        key = tuple(sorted(trial.params.items()))
+        if spec is None or key in seen:
+            continue
+        seen.add(key)
+        yield spec
 
 
 @dataclass(frozen=True)
@@ -180,19 +214,7 @@ class SearchSpace:
     def extreme(self, smallest: bool) -> MobileFormerSpec:
         """The cheapest (or most expensive) spec of the space: MAdds grow with every choice."""
         pick = min if smallest else max
-        widths: list[int] = []
-        if smallest:
-            for s in self.stages:
-                ok = [w for w in s.out if not widths or w >= widths[-1]]
-                if not ok:
-                    raise SpaceError("stages: no choice of widths grows across stages")
-                widths.append(min(ok))
-        else:
-            for s in reversed(self.stages):
-                ok = [w for w in s.out if not widths or w <= widths[0]]
-                if not ok:
-                    raise SpaceError("stages: no choice of widths grows across stages")
-                widths.insert(0, max(ok))
+        widths = extreme_widths([st.out for st in self.stages], smallest)
         config = {"stem": pick(self.stem), "bneck_expand": pick(self.bneck_expand),
                   "bneck_stride": max(self.bneck_stride) if smallest else min(self.bneck_stride),
                   "widths": widths, "depths": [pick(s.depth) for s in self.stages],
