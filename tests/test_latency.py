@@ -33,8 +33,10 @@ def tiny():
 
 
 def test_measure_reports_median_iqr_throughput_and_pillars(tiny):
+    torch.set_num_threads(2)
     report = measure(build_model(tiny, 32), tiny.name, FAST, throughput_batch=4,
                      breakdown_runs=3)
+    assert torch.get_num_threads() == 2  # the caller's thread count is restored
     assert report.latency.median_ms > 0 and report.latency.iqr_ms >= 0
     assert report.latency.runs >= 1
     assert report.settings["threads"] == 1 and report.memory_format == "contiguous"
@@ -63,6 +65,7 @@ def test_auto_memory_format_picks_one_of_both(tiny):
 def test_lookup_table_measures_each_block_shape_once_and_persists(tiny, tmp_path):
     path = tmp_path / "lut.json"
     table = LatencyTable.open(path, FAST)
+    before = torch.get_num_threads()
     first = table.predict(tiny)
     keys = {part_key(tiny, p) for p in analyze(tiny, 32).parts}
     assert first.measured == len(keys) == len(table.entries)
@@ -72,6 +75,7 @@ def test_lookup_table_measures_each_block_shape_once_and_persists(tiny, tmp_path
     assert again.measured == 0 and again.total_ms == first.total_ms
     reopened = LatencyTable.open(path, FAST)
     assert reopened.entries == table.entries
+    assert torch.get_num_threads() == before
     assert reopened.predict(tiny).measured == 0
     # a wider stage 4 reuses every block of stages 1-3
     wider = apply_overrides(tiny, ["stages.3.width=64"])

@@ -8,6 +8,7 @@ off multiples of 8 (tools_and_conventions.md section 3), so every figure carries
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import statistics
 import time
@@ -54,6 +55,18 @@ class Timing:
     @classmethod
     def of(cls, m: benchmark.Measurement) -> Timing:
         return cls(median_ms=m.median * 1e3, iqr_ms=m.iqr * 1e3, runs=len(m.times))
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """Run with `count` intra-op threads, then restore the caller's (a search process measures
+    latency with 1 thread between proxy trainings that use all cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def machine() -> dict:
@@ -132,7 +145,13 @@ def measure(model: nn.Module, name: str, settings: LatencySettings,
             throughput_batch: int | None = 32, breakdown: bool = True,
             breakdown_runs: int = 30) -> LatencyReport:
     settings.check()
-    torch.set_num_threads(settings.threads)
+    with torch_threads(settings.threads):
+        return _measure(model, name, settings, throughput_batch, breakdown, breakdown_runs)
+
+
+def _measure(model: nn.Module, name: str, settings: LatencySettings,
+             throughput_batch: int | None, breakdown: bool,
+             breakdown_runs: int) -> LatencyReport:
     fmt = pick_memory_format(model, settings)
     deployed = prepare(model, settings, fmt)
     sync = settings.device == "cuda"

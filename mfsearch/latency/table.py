@@ -21,7 +21,8 @@ import torch
 
 from ..errors import UserError
 from ..families import analyze, build_model
-from .measure import LatencySettings, example_input, machine, prepare, time_call
+from .measure import (LatencySettings, example_input, machine, prepare, time_call,
+                      torch_threads)
 
 TABLE_VERSION = 1
 # Spec fields that only the classifier head depends on (or nothing at inference).
@@ -130,8 +131,11 @@ class LatencyTable:
         return self.calibration[family]["scale"]
 
     def _measure_parts(self, spec, wanted: set[str]) -> None:
+        with torch_threads(self.settings.threads):
+            self._time_parts(spec, wanted)
+
+    def _time_parts(self, spec, wanted: set[str]) -> None:
         s = self.settings
-        torch.set_num_threads(s.threads)
         model = prepare(build_model(spec, s.resolution), s, s.memory_format)
         cost = analyze(spec, s.resolution)
         by_name = {p.name: part_key(spec, p) for p in cost.parts}
