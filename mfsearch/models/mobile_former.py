@@ -16,9 +16,9 @@ from torch import nn
 
 from .. import pillars as P
 from ..cost.mobile_former import analyze
-from .limits import check_limits
 from ..spec.layout import BlockLayout, Layout, resolve
 from ..spec.mobile_former import MobileFormerSpec
+from .limits import check_limits
 
 
 class HSigmoid(nn.Module):

@@ -1,6 +1,6 @@
 """The search loop: sample from the space, reject candidates outside the budget band (MAdds, or
-latency predicted from the machine's lookup table) before they are built, train the feasible ones with the proxy, and record everything in an Optuna study
-that survives interruption."""
+latency predicted from the machine's lookup table) before they are built, train the feasible
+ones with the proxy, and record everything in an Optuna study that survives interruption."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ import optuna
 import sqlalchemy
 from optuna.trial import TrialState
 
-from ..families import analyze
 from ..data import Dataset
 from ..errors import UserError
+from ..families import analyze
 from ..latency.table import LatencyTable
 from ..proxy.train import ProxyConfig, TrainingDiverged, train_proxy
 from ..spec import spec_to_yaml

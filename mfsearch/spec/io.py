@@ -9,21 +9,23 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from ..families import DEFAULT_FAMILY, FAMILIES, get_family
+from ..families import DEFAULT_FAMILY, FAMILIES, analyze, get_family
 from .fields import SpecError
 
 VARIANT_PACKAGE = "mfsearch.spec.variants"
 
 
-def variant_names(family: str | None = DEFAULT_FAMILY) -> list[str]:
-    """Shipped variants of one family (all families with None), smallest MAdds first."""
-    from ..families import analyze
+def _shipped_names() -> list[str]:
+    return [p.name[:-5] for p in resources.files(VARIANT_PACKAGE).iterdir()
+            if p.name.endswith(".yaml")]
 
-    files = [p.name[:-5] for p in resources.files(VARIANT_PACKAGE).iterdir()
-             if p.name.endswith(".yaml")]
-    prefixes = [f.variant_prefix for f in FAMILIES.values()
-                if family is None or f.name == family]
-    names = [n for n in files if n.startswith(tuple(prefixes))]
+
+def variant_names(family: str | None = DEFAULT_FAMILY) -> list[str]:
+    """Shipped variants of one family (all families with None), by family, smallest MAdds
+    first."""
+    prefixes = tuple(f.variant_prefix for f in FAMILIES.values()
+                     if family is None or f.name == family)
+    names = [n for n in _shipped_names() if n.startswith(prefixes)]
     return sorted(names, key=lambda n: (n.split("-")[0], analyze(_shipped(n)).madds("core")))
 
 
@@ -98,14 +100,15 @@ def save_spec(spec, path: str | Path) -> Path:
 def load_model_spec(model: str):
     """A shipped variant by name (`mobile-former-294m` or just `294m`, `iformer-m`) or a spec
     file path."""
-    names = variant_names(None)
+    names = _shipped_names()
     key = model.lower()
     for candidate in (key, *(f.variant_prefix + key for f in FAMILIES.values())):
         if candidate in names:
             return _shipped(candidate)
     if model.endswith((".yaml", ".yml")) or Path(model).exists():
         return load_spec(model)
-    raise UserError(f"unknown model {model!r}: expected a spec file or one of {', '.join(names)}")
+    raise UserError(f"unknown model {model!r}: expected a spec file or one of "
+                    f"{', '.join(variant_names(None))}")
 
 
 def parse_override(item: str) -> tuple[list[str | int], Any]:
