@@ -69,6 +69,7 @@ def folders(tmp: Path) -> dict[str, str]:
         "BAD_IFORMER": spec_file(tmp, "iformer.yaml", "family: iformer\nname: x\nstages: "
                                  "[{width: 32, conv: 1}]\n"),
         "CORRUPT_TABLE": spec_file(tmp, "table.json", "{not json"),
+        "WRONG_TABLE": spec_file(tmp, "table2.json", '{"settings": {}, "entries": {"k": 3}}'),
     }
 
 
@@ -119,6 +120,8 @@ CASES = [
     (["latency", "TOO_BIG"], "this tool builds"),
     (["latency-table", "--table", "CORRUPT_TABLE"], "not a latency table"),
     (["latency-table", "--specs", "0", "--no-variants"], "nothing to measure"),
+    (["latency-table", "--table", "WRONG_TABLE"], "not a latency table"),
+    (["latency-table", "--table", "UNWRITABLE"], "cannot write the latency table"),
     (["compare", "--out", "UNWRITABLE"], "cannot write"),
     # budget
     (["budget", "abc"], "budget"),

@@ -78,9 +78,12 @@ class LatencyTable:
         if path.exists():
             try:
                 data = json.loads(path.read_text())
-                saved = data["settings"]
-                entries = data["entries"]
-            except (OSError, ValueError, KeyError, TypeError):
+                saved, entries = data["settings"], data["entries"]
+                calibration = data.get("calibration") or {}
+                if not all(isinstance(v["median_ms"], (int, float)) for v in entries.values()) \
+                        or not all(v["scale"] > 0 for v in calibration.values()):
+                    raise ValueError
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
                 raise UserError(f"{path}: not a latency table (delete it or pass another "
                                 "--table)") from None
             other = data.get("machine", {})
@@ -88,21 +91,26 @@ class LatencyTable:
                     (other.get("cpu"), other.get("torch")) != (info["cpu"], info["torch"]):
                 raise UserError(f"{path}: measured with other settings or on another machine "
                                 f"({saved}); pass another --table")
-            table.entries = dict(entries)
-            table.calibration = dict(data.get("calibration") or {})
+            table.entries, table.calibration = dict(entries), dict(calibration)
+        else:
+            table.save()  # an unwritable place fails now, before any block is timed
         return table
 
     def save(self) -> None:
         """Atomic write: an interrupted save never leaves a half-written table."""
         assert self.path is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": TABLE_VERSION, "settings": asdict(self.settings),
                 "machine": self.machine, "entries": self.entries,
                 "calibration": self.calibration}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".latency-", suffix=".json")
+            with os.fdopen(fd, "w") as f:
+                json.dump(data, f, indent=1, sort_keys=True)
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise UserError(f"{self.path}: cannot write the latency table "
+                            f"({exc.strerror or exc})") from None
 
     # --- prediction -------------------------------------------------------------------------
     def predict(self, spec, save: bool = True) -> Prediction:
@@ -111,7 +119,7 @@ class LatencyTable:
         keys = [(p, part_key(spec, p)) for p in cost.parts if p.kind != "tokens"]
         missing = [k for _, k in keys if k not in self.entries]
         if missing:
-            self._measure_parts(spec, {k for k in missing})
+            self._measure_parts(spec, set(missing))
             if save and self.path is not None:
                 self.save()
         parts = [{"name": p.name, "kind": p.kind, "ms": self.entries[k]["median_ms"]}
