@@ -71,7 +71,7 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
         "# Proxy fidelity", "",
         f"Command: `{command}` ({record['date']}, data {record['data']})", "",
         f"{record['architectures']} architectures sampled at random from the {record['band']} "
-        f"band of the default space, each trained with the default proxy ({record['proxy']}) "
+        f"band of the space, each trained with the proxy ({record['proxy']}) "
         f"and with a {record['factor']}x longer run. The table compares each ranking with the "
         "longer run's ranking; params and MAdds are the baselines a proxy must beat.", "",
         table.to_markdown(index=False), "",
