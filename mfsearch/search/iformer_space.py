@@ -9,7 +9,8 @@ from typing import Any
 
 from ..spec.fields import SpecError
 from ..spec.iformer import STAGES, IFormerSpec
-from .space import WIDTH_MULTIPLE, SpaceError, _choices, _range, extreme_widths
+from .space import (WIDTH_MULTIPLE, SpaceError, _choices, _range, check_keys, extreme_widths,
+                    fixed_fields)
 
 _STAGE_KEYS = ("width", "conv", "attn", "conv_after", "qk_reduce")
 _COUNTS = ("conv", "attn", "conv_after")
@@ -44,17 +45,8 @@ class IFormerSpace:
 
     @classmethod
     def from_dict(cls, data: dict, name: str) -> IFormerSpace:
-        allowed = {"family", "fixed", "conv_ratio", "ffn_ratio", "stages"}
-        for key in data:
-            if key not in allowed:
-                raise SpaceError(f"{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
-        if "stages" not in data:
-            raise SpaceError("stages: missing required key")
-        fixed = data.get("fixed") or {}
-        searched = {"name", "stages", "conv_ratio", "ffn_ratio", "family"}
-        if not isinstance(fixed, dict) or searched & set(fixed):
-            raise SpaceError(f"fixed: must be a mapping of spec fields that are not searched "
-                             f"(not {', '.join(sorted(searched & set(fixed))) or fixed!r})")
+        check_keys(data, {"family", "fixed", "conv_ratio", "ffn_ratio", "stages"}, ("stages",))
+        fixed = fixed_fields(data, {"name", "stages", "conv_ratio", "ffn_ratio", "family"})
         stages = data["stages"]
         if not isinstance(stages, list) or len(stages) != STAGES:
             raise SpaceError(f"stages: expected a list of {STAGES} stages")
@@ -73,7 +65,7 @@ class IFormerSpace:
                 width=_choices(f"{path}.width", st["width"], WIDTH_MULTIPLE),
                 **{k: _counts(f"{path}.{k}", st.get(k, 0)) for k in _COUNTS},
                 qk_reduce=_choices(f"{path}.qk_reduce", st.get("qk_reduce", 2))[0]))
-        space = cls(name=name, fixed=dict(fixed),
+        space = cls(name=name, fixed=fixed,
                     conv_ratio=_choices("conv_ratio", data.get("conv_ratio", 4)),
                     ffn_ratio=_choices("ffn_ratio", data.get("ffn_ratio", 3)),
                     stages=tuple(parsed))

@@ -53,6 +53,26 @@ def _range(path: str, value: Any) -> tuple[int, ...]:
     return _choices(path, value)
 
 
+def check_keys(data: Any, allowed: set[str], required: tuple[str, ...]) -> None:
+    if not isinstance(data, dict):
+        raise SpaceError("expected a mapping at the top level")
+    for key in data:
+        if key not in allowed:
+            raise SpaceError(f"{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+    for key in required:
+        if key not in data:
+            raise SpaceError(f"{key}: missing required key")
+
+
+def fixed_fields(data: dict, searched: set[str]) -> dict:
+    """The space's `fixed` spec fields, which must not be fields the space searches."""
+    fixed = data.get("fixed") or {}
+    if not isinstance(fixed, dict) or searched & set(fixed):
+        raise SpaceError(f"fixed: must be a mapping of spec fields that are not searched "
+                         f"(not {', '.join(sorted(searched & set(fixed))) or fixed!r})")
+    return dict(fixed)
+
+
 def extreme_widths(choices: list[tuple[int, ...]], smallest: bool) -> list[int]:
     """The narrowest (or widest) per-stage widths that still grow across stages."""
     widths: list[int] = []
@@ -113,22 +133,11 @@ class SearchSpace:
     # --- loading ---------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Any, name: str) -> SearchSpace:
-        allowed = {"family", "fixed", "head_expand", "stem", "bneck_lite", "down_expand",
-                   "down_expand2", "stages", "tokens", "token_dim", "fc1"}
-        if not isinstance(data, dict):
-            raise SpaceError("expected a mapping at the top level")
-        for key in data:
-            if key not in allowed:
-                raise SpaceError(f"{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
-        for key in ("stem", "stages", "tokens", "token_dim", "fc1"):
-            if key not in data:
-                raise SpaceError(f"{key}: missing required key")
-        fixed = data.get("fixed") or {}
-        searched = {"stem", "bneck_lite", "blocks", "tokens", "token_dim", "fc1", "head_conv",
-                    "name"}
-        if not isinstance(fixed, dict) or searched & set(fixed):
-            raise SpaceError(f"fixed: must be a mapping of spec fields that are not searched "
-                             f"(not {', '.join(sorted(searched & set(fixed))) or fixed!r})")
+        check_keys(data, {"family", "fixed", "head_expand", "stem", "bneck_lite", "down_expand",
+                          "down_expand2", "stages", "tokens", "token_dim", "fc1"},
+                   ("stem", "stages", "tokens", "token_dim", "fc1"))
+        fixed = fixed_fields(data, {"stem", "bneck_lite", "blocks", "tokens", "token_dim", "fc1",
+                                    "head_conv", "name"})
         stages = data["stages"]
         if not isinstance(stages, list) or not stages:
             raise SpaceError("stages: expected a non-empty list")
@@ -150,7 +159,7 @@ class SearchSpace:
         if not isinstance(bl, dict) or set(bl) - {"expand", "stride"}:
             raise SpaceError("bneck_lite: expected {expand: ..., stride: ...}")
         space = cls(
-            name=name, fixed=dict(fixed),
+            name=name, fixed=fixed,
             head_expand=_choices("head_expand", data.get("head_expand", 6))[0],
             stem=_choices("stem", data["stem"], WIDTH_MULTIPLE),
             bneck_expand=_choices("bneck_lite.expand", bl.get("expand", 2)),
