@@ -68,6 +68,9 @@ def folders(tmp: Path) -> dict[str, str]:
                                        "[{width: [30]}, {width: 64}, {width: 96}, {width: 128}]\n"),
         "BAD_IFORMER": spec_file(tmp, "iformer.yaml", "family: iformer\nname: x\nstages: "
                                  "[{width: 32, conv: 1}]\n"),
+        "QK_SPACE": spec_file(tmp, "space4.yaml", "family: iformer\nstages: [{width: 32, conv: 1}, "
+                              "{width: 64, conv: 1}, {width: [96, 104], conv: 1, attn: [0, 1], "
+                              "qk_reduce: 16}, {width: 128, attn: 1}]\n"),
         "CORRUPT_TABLE": spec_file(tmp, "table.json", "{not json"),
         "WRONG_TABLE": spec_file(tmp, "table2.json", '{"settings": {}, "entries": {"k": 3}}'),
     }
@@ -137,6 +140,7 @@ CASES = [
     (["budget", "150M", "--objectives", "acc,latency", "--latency-table", "CORRUPT_TABLE"],
      "not a latency table"),
     (["budget", "1.1G", "--space", "BAD_IFORMER_SPACE"], "not a multiple of 8"),
+    (["budget", "1G", "--space", "QK_SPACE"], "stages[2].width: 104 is not divisible by qk_reduce"),
     (["budget", "50M", "--space", "spaces/iformer.yaml"], "can reach: 281.7M to 3444.2M"),
     (["budget", "150M", "--trials", "0"], "positive integer"),
     (["budget", "150M", "--tolerance", "1.5"], "[0, 1)"),

@@ -65,6 +65,11 @@ class IFormerSpace:
                 width=_choices(f"{path}.width", st["width"], WIDTH_MULTIPLE),
                 **{k: _counts(f"{path}.{k}", st.get(k, 0)) for k in _COUNTS},
                 qk_reduce=_choices(f"{path}.qk_reduce", st.get("qk_reduce", 2))[0]))
+        for i, st in enumerate(parsed):
+            bad = [w for w in st.width if w % st.qk_reduce] if max(st.attn) else []
+            if bad:
+                raise SpaceError(f"stages[{i}].width: {bad[0]} is not divisible by qk_reduce "
+                                 f"{st.qk_reduce}")
         space = cls(name=name, fixed=fixed,
                     conv_ratio=_choices("conv_ratio", data.get("conv_ratio", 4)),
                     ffn_ratio=_choices("ffn_ratio", data.get("ffn_ratio", 3)),
