@@ -6,24 +6,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfsearch.cost.fvcore_count import count_model
-from mfsearch.cost.mobile_former import analyze
+from mfsearch.families import analyze, counted_model
 from mfsearch.models.mobile_former import build_model
-from mfsearch.pillars import PILLARS
 from mfsearch.spec import MobileFormerSpec, load_model_spec, variant_names
 
 
-def assert_agree(spec: MobileFormerSpec, resolution: int) -> None:
-    model = build_model(spec, resolution)
+def assert_agree(spec, resolution: int) -> None:
+    """Any family: params and every pillar's MAdds of the analytic model equal fvcore's count
+    of the torch model the cost describes (iFormer's with BatchNorm folded)."""
+    model = counted_model(spec, resolution)
     cost = analyze(spec, resolution)
+    pillars = cost.pillar_names
     assert sum(p.numel() for p in model.parameters()) == cost.params
     for convention in ("core", "fvcore"):
         counted = count_model(model, resolution, convention)
         assert counted.unattributed == 0
         assert counted.total == cost.madds(convention)
-        for pillar in PILLARS:
+        for pillar in pillars:
             assert counted.pillars[pillar] == cost.pillar(pillar).madds(convention), (
                 convention, pillar)
-    assert counted.params == {p: cost.pillar(p).params for p in PILLARS}
+    assert counted.params == {p: cost.pillar(p).params for p in pillars}
 
 
 @pytest.mark.parametrize("name", variant_names())

@@ -117,16 +117,16 @@ class LatencyTable:
         """Sum of the parts' table entries; parts not yet in the table are measured first."""
         cost = analyze(spec, self.settings.resolution)
         keys = [(p, part_key(spec, p)) for p in cost.parts if p.kind != "tokens"]
-        missing = [k for _, k in keys if k not in self.entries]
+        missing = {k for _, k in keys if k not in self.entries}
         if missing:
-            self._measure_parts(spec, set(missing))
+            self._measure_parts(spec, {p.name: k for p, k in keys if k in missing})
             if save and self.path is not None:
                 self.save()
         parts = [{"name": p.name, "kind": p.kind, "ms": self.entries[k]["median_ms"]}
                  for p, k in keys]
         return Prediction(model=spec.name,
                           total_ms=self.scale(spec.family) * sum(p["ms"] for p in parts),
-                          parts=parts, measured=len(set(missing)))
+                          parts=parts, measured=len(missing))
 
     def calibrate(self, specs: list, measured_ms: list[float]) -> float:
         """The family's scale = median of measured whole-model latency over the block sum."""
@@ -138,15 +138,14 @@ class LatencyTable:
             self.save()
         return self.calibration[family]["scale"]
 
-    def _measure_parts(self, spec, wanted: set[str]) -> None:
+    def _measure_parts(self, spec, wanted: dict[str, str]) -> None:
+        """Time the parts named in `wanted` (part name -> table key) on the inputs they see."""
         with torch_threads(self.settings.threads):
             self._time_parts(spec, wanted)
 
-    def _time_parts(self, spec, wanted: set[str]) -> None:
+    def _time_parts(self, spec, wanted: dict[str, str]) -> None:
         s = self.settings
         model = prepare(build_model(spec, s.resolution), s, s.memory_format)
-        cost = analyze(spec, s.resolution)
-        by_name = {p.name: part_key(spec, p) for p in cost.parts}
         captured: dict[str, tuple] = {}
         handles = [m.register_forward_pre_hook(
             lambda mod, args, name=name: captured.__setitem__(name, args))
@@ -158,8 +157,8 @@ class LatencyTable:
             for h in handles:
                 h.remove()
         for name, module in model.parts():
-            key = by_name[name]
-            if key not in wanted or key in self.entries:
+            key = wanted.get(name)
+            if key is None or key in self.entries:  # a shape met twice is timed once
                 continue
             args = captured[name]
             t = time_call(lambda m=module, a=args: m(*a), s.threads, self.part_time, 3,

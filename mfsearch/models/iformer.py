@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from .. import pillars as P
+from ..cost.iformer import analyze
 from ..spec.iformer import IFormerSpec, IFormerStage
+from .limits import check_limits
 
 
 def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1,
@@ -163,9 +165,6 @@ class IFormer(nn.Module):
 
 def build_model(spec: IFormerSpec, resolution: int = 224) -> IFormer:
     """A torch iFormer; `resolution` only sizes the memory check (the model takes any size)."""
-    from ..cost.iformer import analyze
-    from .limits import check_limits
-
     _, sizes = spec.feature_sizes(resolution)
     widest = max(spec.conv_ratio, spec.ffn_ratio, 2)
     largest = max([spec.stem_expand * (spec.widths[0] // 2) * sizes[0] ** 2]

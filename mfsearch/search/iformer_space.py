@@ -10,7 +10,7 @@ from typing import Any
 from ..spec.fields import SpecError
 from ..spec.iformer import STAGES, IFormerSpec
 from .space import (WIDTH_MULTIPLE, SpaceError, _choices, _range, check_keys, extreme_widths,
-                    fixed_fields)
+                    fixed_fields, pick)
 
 _STAGE_KEYS = ("width", "conv", "attn", "conv_after", "qk_reduce")
 _COUNTS = ("conv", "attn", "conv_after")
@@ -78,23 +78,20 @@ class IFormerSpace:
         space.extreme(smallest=False)
         return space
 
-    def _pick(self, trial, name: str, choices: tuple[int, ...]) -> int:
-        return choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
-
     def sample(self, trial) -> IFormerSpec | None:
         """A spec from an Optuna trial, or None when widths shrink across stages."""
         stages = []
         for i, st in enumerate(self.stages):
-            stages.append({"width": self._pick(trial, f"s{i + 1}_width", st.width),
-                           **{k: self._pick(trial, f"s{i + 1}_{k}", getattr(st, k))
+            stages.append({"width": pick(trial, f"s{i + 1}_width", st.width),
+                           **{k: pick(trial, f"s{i + 1}_{k}", getattr(st, k))
                               for k in _COUNTS}, "qk_reduce": st.qk_reduce})
         widths = [s["width"] for s in stages]
         if any(b < a for a, b in zip(widths, widths[1:])):
             return None
         if any(s["conv"] + s["attn"] + s["conv_after"] == 0 for s in stages):
             return None
-        return self.build(stages, self._pick(trial, "conv_ratio", self.conv_ratio),
-                          self._pick(trial, "ffn_ratio", self.ffn_ratio), f"trial-{trial.number}")
+        return self.build(stages, pick(trial, "conv_ratio", self.conv_ratio),
+                          pick(trial, "ffn_ratio", self.ffn_ratio), f"trial-{trial.number}")
 
     def build(self, stages: list[dict], conv_ratio: int, ffn_ratio: int,
               name: str) -> IFormerSpec:

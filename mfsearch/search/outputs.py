@@ -33,13 +33,13 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     rows = []
     trials = study.get_trials(deepcopy=False)
     pillars = _pillar_names(trials)
+    with_latency = any("latency_ms" in t.user_attrs for t in trials)
     for t in trials:
         a = t.user_attrs
         row = {"trial": t.number, "state": STATE.get(t.state, t.state.name.lower()),
                **{f"p_{k}": v for k, v in t.params.items()},
                "params": a.get("params"), "madds": a.get("madds"),
-               **({"latency_ms": a.get("latency_ms")} if any(
-                   "latency_ms" in x.user_attrs for x in trials) else {}),
+               **({"latency_ms": a.get("latency_ms")} if with_latency else {}),
                **{f"madds_{k}": a.get("pillars", {}).get(k) for k in pillars},
                "proxy_top1": a.get("proxy_top1"), "train_seconds": a.get("train_seconds"),
                "reason": a.get("reject_reason") or a.get("fail_reason")

@@ -53,6 +53,11 @@ def _range(path: str, value: Any) -> tuple[int, ...]:
     return _choices(path, value)
 
 
+def pick(trial, name: str, choices: tuple[int, ...]) -> int:
+    """A searched choice; a single choice is fixed and not a parameter of the study."""
+    return choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
+
+
 def check_keys(data: Any, allowed: set[str], required: tuple[str, ...]) -> None:
     if not isinstance(data, dict):
         raise SpaceError("expected a mapping at the top level")
@@ -174,24 +179,21 @@ class SearchSpace:
         return space
 
     # --- sampling --------------------------------------------------------------------------
-    def _pick(self, trial, name: str, choices: tuple[int, ...]) -> int:
-        return choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
-
     def sample(self, trial) -> MobileFormerSpec | None:
         """A spec from an Optuna trial, or None when the sampled widths shrink across stages."""
-        widths = [self._pick(trial, f"s{i + 1}_out", s.out) for i, s in enumerate(self.stages)]
+        widths = [pick(trial, f"s{i + 1}_out", s.out) for i, s in enumerate(self.stages)]
         config = {
-            "stem": self._pick(trial, "stem", self.stem),
-            "bneck_expand": self._pick(trial, "bneck_expand", self.bneck_expand),
-            "bneck_stride": self._pick(trial, "bneck_stride", self.bneck_stride),
+            "stem": pick(trial, "stem", self.stem),
+            "bneck_expand": pick(trial, "bneck_expand", self.bneck_expand),
+            "bneck_stride": pick(trial, "bneck_stride", self.bneck_stride),
             "widths": widths,
-            "depths": [self._pick(trial, f"s{i + 1}_depth", s.depth)
+            "depths": [pick(trial, f"s{i + 1}_depth", s.depth)
                        for i, s in enumerate(self.stages)],
-            "expands": [self._pick(trial, f"s{i + 1}_expand", s.expand)
+            "expands": [pick(trial, f"s{i + 1}_expand", s.expand)
                         for i, s in enumerate(self.stages)],
-            "tokens": self._pick(trial, "tokens", self.tokens),
-            "token_dim": self._pick(trial, "token_dim", self.token_dim),
-            "fc1": self._pick(trial, "fc1", self.fc1),
+            "tokens": pick(trial, "tokens", self.tokens),
+            "token_dim": pick(trial, "token_dim", self.token_dim),
+            "fc1": pick(trial, "fc1", self.fc1),
         }
         if any(b < a for a, b in zip(widths, widths[1:])):
             return None
