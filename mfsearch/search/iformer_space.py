@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..spec.fields import SpecError
 from ..spec.iformer import STAGES, IFormerSpec
 from .space import (WIDTH_MULTIPLE, SpaceError, _choices, _range, check_keys, extreme_widths,
-                    fixed_fields, pick)
+                    fixed_fields, spec_from_space, suggest)
 
 _STAGE_KEYS = ("width", "conv", "attn", "conv_after", "qk_reduce")
 _COUNTS = ("conv", "attn", "conv_after")
@@ -82,25 +81,22 @@ class IFormerSpace:
         """A spec from an Optuna trial, or None when widths shrink across stages."""
         stages = []
         for i, st in enumerate(self.stages):
-            stages.append({"width": pick(trial, f"s{i + 1}_width", st.width),
-                           **{k: pick(trial, f"s{i + 1}_{k}", getattr(st, k))
+            stages.append({"width": suggest(trial, f"s{i + 1}_width", st.width),
+                           **{k: suggest(trial, f"s{i + 1}_{k}", getattr(st, k))
                               for k in _COUNTS}, "qk_reduce": st.qk_reduce})
         widths = [s["width"] for s in stages]
         if any(b < a for a, b in zip(widths, widths[1:])):
             return None
         if any(s["conv"] + s["attn"] + s["conv_after"] == 0 for s in stages):
             return None
-        return self.build(stages, pick(trial, "conv_ratio", self.conv_ratio),
-                          pick(trial, "ffn_ratio", self.ffn_ratio), f"trial-{trial.number}")
+        return self.build(stages, suggest(trial, "conv_ratio", self.conv_ratio),
+                          suggest(trial, "ffn_ratio", self.ffn_ratio), f"trial-{trial.number}")
 
     def build(self, stages: list[dict], conv_ratio: int, ffn_ratio: int,
               name: str) -> IFormerSpec:
         data = {"name": name, "stages": stages, "conv_ratio": conv_ratio, "ffn_ratio": ffn_ratio,
                 **self.fixed}
-        try:
-            return IFormerSpec.from_dict(data)
-        except SpecError as exc:
-            raise SpaceError(f"the space produces an invalid spec: {exc}") from None
+        return spec_from_space(IFormerSpec, data)
 
     def extreme(self, smallest: bool) -> IFormerSpec:
         pick = min if smallest else max

@@ -53,9 +53,17 @@ def _range(path: str, value: Any) -> tuple[int, ...]:
     return _choices(path, value)
 
 
-def pick(trial, name: str, choices: tuple[int, ...]) -> int:
+def suggest(trial, name: str, choices: tuple[int, ...]) -> int:
     """A searched choice; a single choice is fixed and not a parameter of the study."""
     return choices[0] if len(choices) == 1 else trial.suggest_categorical(name, list(choices))
+
+
+def spec_from_space(spec_type, data: dict):
+    """A spec the space built; an invalid one is the space's fault, reported as such."""
+    try:
+        return spec_type.from_dict(data)
+    except SpecError as exc:
+        raise SpaceError(f"the space produces an invalid spec: {exc}") from None
 
 
 def check_keys(data: Any, allowed: set[str], required: tuple[str, ...]) -> None:
@@ -181,19 +189,19 @@ class SearchSpace:
     # --- sampling --------------------------------------------------------------------------
     def sample(self, trial) -> MobileFormerSpec | None:
         """A spec from an Optuna trial, or None when the sampled widths shrink across stages."""
-        widths = [pick(trial, f"s{i + 1}_out", s.out) for i, s in enumerate(self.stages)]
+        widths = [suggest(trial, f"s{i + 1}_out", s.out) for i, s in enumerate(self.stages)]
         config = {
-            "stem": pick(trial, "stem", self.stem),
-            "bneck_expand": pick(trial, "bneck_expand", self.bneck_expand),
-            "bneck_stride": pick(trial, "bneck_stride", self.bneck_stride),
+            "stem": suggest(trial, "stem", self.stem),
+            "bneck_expand": suggest(trial, "bneck_expand", self.bneck_expand),
+            "bneck_stride": suggest(trial, "bneck_stride", self.bneck_stride),
             "widths": widths,
-            "depths": [pick(trial, f"s{i + 1}_depth", s.depth)
+            "depths": [suggest(trial, f"s{i + 1}_depth", s.depth)
                        for i, s in enumerate(self.stages)],
-            "expands": [pick(trial, f"s{i + 1}_expand", s.expand)
+            "expands": [suggest(trial, f"s{i + 1}_expand", s.expand)
                         for i, s in enumerate(self.stages)],
-            "tokens": pick(trial, "tokens", self.tokens),
-            "token_dim": pick(trial, "token_dim", self.token_dim),
-            "fc1": pick(trial, "fc1", self.fc1),
+            "tokens": suggest(trial, "tokens", self.tokens),
+            "token_dim": suggest(trial, "token_dim", self.token_dim),
+            "fc1": suggest(trial, "fc1", self.fc1),
         }
         if any(b < a for a, b in zip(widths, widths[1:])):
             return None
@@ -217,10 +225,7 @@ class SearchSpace:
                                "stride": c["bneck_stride"]},
                 "blocks": blocks, "tokens": c["tokens"], "token_dim": c["token_dim"],
                 "head_conv": self.head_expand * c["widths"][-1], "fc1": c["fc1"], **self.fixed}
-        try:
-            return MobileFormerSpec.from_dict(data)
-        except SpecError as exc:
-            raise SpaceError(f"the space produces an invalid spec: {exc}") from None
+        return spec_from_space(MobileFormerSpec, data)
 
     def extreme(self, smallest: bool) -> MobileFormerSpec:
         """The cheapest (or most expensive) spec of the space: MAdds grow with every choice."""
