@@ -122,3 +122,22 @@ def test_unwritable_out(tmp_path, capsys):
     blocker.write_text("")
     assert main(["budget", "150M", "--out", str(blocker / "sub")]) == 2
     assert "cannot write there" in capsys.readouterr().err
+
+
+def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, capsys):
+    from mfsearch.proxy.fidelity_record import RECORD
+
+    before = RECORD.read_text()
+    report = tmp_path / "fidelity.md"
+    assert main(["fidelity", "--archs", "3", "--factor", "2", "--proxy-steps", "2",
+                 "--proxy-res", "16", "--report", str(report)]) == 0
+    text = report.read_text()
+    assert "3 architectures sampled at random from the 135-150M paper band" in text
+    assert "(2 steps, batch 64, 16px, lr 0.003) and with a 2x longer run" in text
+    assert "CPU threads)" in text
+    for ranker in ("| proxy ", "| params ", "| madds "):
+        assert ranker in text
+    assert [line.split("|")[1].strip() for line in text.splitlines()
+            if line.startswith("| arch-")] == ["arch-1", "arch-2", "arch-3"]
+    assert "proxy: Kendall tau" in capsys.readouterr().out
+    assert RECORD.read_text() == before  # only --record replaces the quoted fidelity

@@ -58,7 +58,7 @@ def _normalise(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return ((x - MEAN) / STD).contiguous()
 
 
-def builtin(train_size: int = 4096, val_size: int = 1024, seed: int = 0) -> Dataset:
+def builtin(train_size: int = 4096, val_size: int = 2048, seed: int = 0) -> Dataset:
     return Dataset(name="builtin-bearings", num_classes=synthetic.NUM_CLASSES,
                    synthetic_sizes=(train_size, val_size), seed=seed)
 

@@ -1,17 +1,21 @@
 """A built-in, deterministic, procedurally generated classification task ("bearings").
 
 Each image holds an anchor ring and a target (a circle, square, triangle or cross in a random
-colour) far apart on a noisy, tinted background with distractor blobs. The label is the
-target's bearing from the anchor in 16 sectors of 22.5 degrees (0 = right, clockwise on the
-screen). No single location tells the class: the model must find both objects and relate their
-positions, so global context (the Former and the bridge) matters. Sectors leave a 10% margin on
-each side so labels are unambiguous; telling neighbouring sectors apart keeps improving with
-training, so short proxies do not saturate (see reports/proxy_fidelity.md).
+colour) apart from it. The label is the target's bearing from the anchor in 8 sectors of 45
+degrees (0 = right, clockwise on the screen). No single location tells the class: the model
+must find both objects and relate their positions, so global context (the Former and the bridge)
+matters. Sectors leave a 10% margin on each side so labels are unambiguous.
 
-An earlier version labelled the target's shape x one of four directions: on 32 px images the
-Mobile-Former stem down-samples the shapes away, and shape accuracy stayed at chance (27% for 4
-shapes) after 240 steps while direction reached 92%, so longer training could not separate
-architectures by anything but noise.
+Every image has its own difficulty d in [0, 1]: as d grows the objects shrink, the background
+gets a stronger tint, wave and noise, and up to three distractor blobs appear. Easy images give
+a gradient from the first steps and hard ones keep improving with training, so accuracy climbs
+gradually instead of in one jump.
+
+History (see reports/proxy_fidelity.md): the previous version had 16 sectors and one fixed,
+hard difficulty. Its training sat on a plateau near 20% for 100-400 steps and then took off at
+an architecture-dependent moment, so a 60-step proxy saw only the plateau (Kendall tau -0.47
+against a 4x longer training). Before that, labelling the target's shape failed at 32 px: the
+Mobile-Former stem down-samples the shapes away.
 """
 
 from __future__ import annotations
@@ -21,9 +25,10 @@ import math
 import torch
 
 SHAPES = ("circle", "square", "triangle", "cross")
-NUM_CLASSES = 16
+NUM_CLASSES = 8
 SECTOR_DEGREES = 360 / NUM_CLASSES
 SECTOR_MARGIN = 0.1  # fraction of a sector left empty on each side
+DISTRACTORS = 3  # each present with probability d
 CLASS_NAMES = tuple(f"bearing {k * SECTOR_DEGREES:g}-{(k + 1) * SECTOR_DEGREES:g} deg"
                     for k in range(NUM_CLASSES))
 
@@ -49,11 +54,13 @@ def generate(count: int, resolution: int = 64, seed: int = 0) -> tuple[torch.Ten
     r = resolution
     u = lambda *shape: torch.rand(*shape, generator=g)  # noqa: E731
     labels = torch.randint(0, NUM_CLASSES, (count,), generator=g)
+    difficulty = u(count)
+    d = difficulty[:, None, None, None]
 
     # Anchor anywhere with room; target at distance >= 0.3 r at a bearing inside the labelled
     # sector (away from its edges), in one of the four shapes.
-    size = r * (0.07 + 0.05 * u(count))
-    margin = size + 2
+    size = r * (0.15 - 0.08 * difficulty)
+    margin = size + 1
     dist = r * (0.3 + 0.25 * u(count))
     within = SECTOR_MARGIN + (1 - 2 * SECTOR_MARGIN) * u(count)
     theta = (labels.float() + within) * math.radians(SECTOR_DEGREES)
@@ -67,26 +74,29 @@ def generate(count: int, resolution: int = 64, seed: int = 0) -> tuple[torch.Ten
     coords = torch.arange(r, dtype=torch.float32)
     grid_y, grid_x = torch.meshgrid(coords, coords, indexing="ij")
 
-    # Background: per-image tinted gradient plus noise.
-    tint = u(count, 3, 1, 1) * 0.6 - 0.3
+    # Background: per-image tinted gradient plus noise, all growing with the difficulty.
+    tint = (u(count, 3, 1, 1) * 0.6 - 0.3) * d
     phase = u(count, 1, 1) * 2 * math.pi
     wave = torch.sin(grid_x[None] / r * 2 * math.pi * 0.5 * (1 + u(count, 1, 1)) + phase)
-    images = tint + 0.15 * wave[:, None] + 0.25 * torch.randn(count, 3, r, r, generator=g)
+    images = tint + 0.15 * d * wave[:, None] + (0.05 + 0.25 * d) * torch.randn(
+        count, 3, r, r, generator=g)
 
-    def paint(mask: torch.Tensor, colour: torch.Tensor) -> None:
+    def paint(mask: torch.Tensor, colour: torch.Tensor, keep: torch.Tensor | None = None) -> None:
         m = mask[:, None].float()
+        if keep is not None:
+            m = m * keep[:, None, None, None]
         images.mul_(1 - m).add_(m * colour[:, :, None, None])
 
-    # Distractors: two small blobs of random shape and colour.
-    for _ in range(2):
+    # Distractors: small blobs of random shape and colour, more of them on harder images.
+    for _ in range(DISTRACTORS):
         kind = torch.randint(0, len(SHAPES), (count,), generator=g)
+        present = (u(count) < difficulty).float()
         paint(_shape_masks(kind, u(count) * r, u(count) * r, r * (0.03 + 0.02 * u(count)),
-                           grid_x, grid_y), u(count, 3) * 2 - 1)
+                           grid_x, grid_y), u(count, 3) * 2 - 1, present)
     # Anchor: a ring, always bright; target: the labelled shape in a random saturated colour.
-    ring_out = _shape_masks(torch.zeros(count, dtype=torch.long), anchor[:, 0], anchor[:, 1],
-                            size, grid_x, grid_y)
-    ring_in = _shape_masks(torch.zeros(count, dtype=torch.long), anchor[:, 0], anchor[:, 1],
-                           size * 0.5, grid_x, grid_y)
+    ring = torch.zeros(count, dtype=torch.long)
+    ring_out = _shape_masks(ring, anchor[:, 0], anchor[:, 1], size, grid_x, grid_y)
+    ring_in = _shape_masks(ring, anchor[:, 0], anchor[:, 1], size * 0.5, grid_x, grid_y)
     paint(ring_out & ~ring_in, torch.full((count, 3), 1.5))
     hue = u(count, 3)
     colour = (hue - hue.mean(dim=1, keepdim=True)) * 2.5

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
+import torch
 from scipy import stats
 
 from ..families import analyze
@@ -58,6 +59,8 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
         "band": f"{band.low / 1e6:.0f}-{band.budget / 1e6:.0f}M {band.convention}",
         "proxy": f"{proxy.steps} steps, batch {proxy.batch_size}, {proxy.resolution}px, "
                  f"lr {proxy.lr:g}", "config": asdict(proxy), "data": data.name,
+        # Short training amplifies float rounding, which depends on the thread count.
+        "threads": torch.get_num_threads(),
         "stats": rank_stats(frame, "long", ["proxy", "params", "madds"]),
     }
     return frame, record
@@ -69,7 +72,8 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
                            "Spearman rho": round(v["spearman"], 3)} for k, v in s.items()])
     text = "\n".join([
         "# Proxy fidelity", "",
-        f"Command: `{command}` ({record['date']}, data {record['data']})", "",
+        f"Command: `{command}` ({record['date']}, data {record['data']}, "
+        f"{record['threads']} CPU threads)", "",
         f"{record['architectures']} architectures sampled at random from the {record['band']} "
         f"band of the space, each trained with the proxy ({record['proxy']}) "
         f"and with a {record['factor']}x longer run. The table compares each ranking with the "
