@@ -11,7 +11,7 @@ gets a stronger tint, wave and noise, and up to three distractor blobs appear. E
 a gradient from the first steps and hard ones keep improving with training, so accuracy climbs
 gradually instead of in one jump.
 
-History (see reports/proxy_fidelity.md): the previous version had 16 sectors and one fixed,
+History: the previous version had 16 sectors and one fixed,
 hard difficulty. Its training sat on a plateau near 20% for 100-400 steps and then took off at
 an architecture-dependent moment, so a 60-step proxy saw only the plateau (Kendall tau -0.47
 against a 4x longer training). Before that, labelling the target's shape failed at 32 px: the
