@@ -26,6 +26,9 @@ class ProxyConfig:
     weight_decay: float = 0.05
     warmup: int = 6
     label_smoothing: float = 0.1
+    # Training images used to re-estimate BatchNorm statistics before scoring (0: keep the
+    # running averages). See calibrate_batchnorm for why.
+    bn_calibration: int = 1024
     seed: int = 0
     device: str = "auto"
 
@@ -36,6 +39,8 @@ class ProxyConfig:
         for name in ("steps", "batch_size", "resolution"):
             if getattr(self, name) < 1:
                 raise UserError(f"proxy {name} must be >= 1, got {getattr(self, name)}")
+        if self.bn_calibration < 0:
+            raise UserError(f"proxy bn_calibration must be >= 0, got {self.bn_calibration}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise UserError(f"proxy lr must be a positive number, got {self.lr}")
         return self
@@ -124,9 +129,40 @@ def _train(spec, data: Dataset, cfg: ProxyConfig, progress) -> ProxyResult:
         opt.step()
         if progress is not None:
             progress(step + 1, loss_value)
+    calibrate_batchnorm(model, x_train[:cfg.bn_calibration], cfg.batch_size, device)
     accuracy = evaluate(model, x_val, y_val, device)
     return ProxyResult(accuracy=accuracy, final_loss=loss_value, steps=cfg.steps,
                        seconds=time.perf_counter() - start, device=str(device))
+
+
+@torch.no_grad()
+def calibrate_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int,
+                        device: torch.device) -> None:
+    """Replace every BatchNorm's running statistics by exact averages over `x` (train-size
+    batches through the final weights; dropout stays off).
+
+    A short run ends while the weights still move, so the running averages (momentum 0.1) lag
+    the final network. Measured on the built-in task, 60 steps: the held-out accuracy with the
+    running averages was up to 0.15 below the same weights with recalibrated statistics
+    (0.193 vs 0.341), and that lag, not the architecture, decided much of the ranking. The same
+    recalibration is standard in weight-sharing NAS (single-path one-shot, once-for-all).
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or x.shape[0] < 2:
+        return
+    model.eval()
+    saved = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+        m.train()
+    for i in range(0, x.shape[0], batch_size):
+        chunk = x[i: i + batch_size]
+        if chunk.shape[0] > 1:  # BatchNorm1d refuses a batch of one in train mode
+            model(chunk.to(device))
+    for m, momentum in zip(norms, saved):
+        m.momentum = momentum
+    model.eval()
 
 
 @torch.inference_mode()
