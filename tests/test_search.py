@@ -129,15 +129,28 @@ def test_unwritable_out(tmp_path, capsys):
 def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, capsys):
     before = RECORD.read_text()
     report = tmp_path / "fidelity.md"
-    assert main(["fidelity", "--archs", "3", "--factor", "2", "--proxy-steps", "2",
-                 "--proxy-res", "16", "--report", str(report)]) == 0
+    assert main(["fidelity", "--archs", "3", "--factor", "2", "--repeats", "2",
+                 "--proxy-steps", "2", "--proxy-res", "16", "--seed", "3",
+                 "--report", str(report)]) == 0
     text = report.read_text()
     assert "3 architectures sampled at random from the 135-150M paper band" in text
-    assert "(2 steps, batch 64, 16px, lr 0.003) and with a 2x longer run" in text
+    assert "(2 steps, batch 64, 16px, lr 0.003) and with a 2x longer run, with seeds 3-4." in text
+    assert "`proxy` is seed 3's proxy alone" in text
+    assert "re-estimating BatchNorm statistics on 1024 training images" in text
     assert f"{torch.get_num_threads()} CPU threads)" in text
-    for ranker in ("| proxy ", "| params ", "| madds "):
+    for ranker in ("| proxy ", "| proxy_mean ", "| params ", "| madds "):
         assert ranker in text
-    assert [line.split("|")[1].strip() for line in text.splitlines()
-            if line.startswith("| arch-")] == ["arch-1", "arch-2", "arch-3"]
-    assert "proxy: Kendall tau" in capsys.readouterr().out
+    assert "## Seed agreement" in text and "| 2x " in text
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines()
+            if line.startswith("| arch-")]
+    header = [cell.strip() for cell in text.split("## Per architecture")[1].splitlines()[2]
+              .split("|")[1:-1]]
+    assert [row[0] for row in rows] == ["arch-1", "arch-2", "arch-3"]
+    for row in rows:
+        cell = dict(zip(header, row))
+        assert float(cell["proxy"]) == float(cell["proxy_seed3"])
+        assert abs(float(cell["long"]) - (float(cell["long_seed3"]) + float(cell["long_seed4"]))
+                   / 2) < 1e-6
+    out = capsys.readouterr().out
+    assert "proxy: Kendall tau" in out and "long: seeds agree at Kendall tau" in out
     assert RECORD.read_text() == before  # only --record replaces the quoted fidelity

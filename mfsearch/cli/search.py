@@ -77,6 +77,9 @@ def register(sub) -> None:
     p.add_argument("--archs", type=at_least_3, default=8)
     p.add_argument("--factor", type=positive_int, default=4, help="reference is this many "
                    "times longer (default 4)")
+    p.add_argument("--repeats", type=positive_int, default=1, help="train every architecture "
+                   "with this many seeds; the reference is the mean over seeds, and the report "
+                   "adds how well seeds agree (default 1)")
     p.add_argument("--report", default="reports/proxy_fidelity.md")
     p.add_argument("--record", action="store_true", help="store the result as the measured "
                    "fidelity quoted by every search report")
@@ -203,12 +206,14 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     data = datasets.load(args.data, seed=args.seed)
     start = time.time()
     frame, record = fidelity.measure(space, band, data, proxy_config(args), args.archs, args.factor,
-                                     args.seed)
+                                     args.seed, args.repeats)
     record["seconds"] = round(time.time() - start)
     fidelity.write_report(frame, record, Path(args.report), _command_line(args))
     if args.record:
         save_record(record)
     for name, s in record["stats"].items():
-        print(f"{name:>6}: Kendall tau {s['kendall']:+.3f}, Spearman rho {s['spearman']:+.3f}")
+        print(f"{name:>10}: Kendall tau {s['kendall']:+.3f}, Spearman rho {s['spearman']:+.3f}")
+    for name, tau in record.get("replicates", {}).items():
+        print(f"{name:>10}: seeds agree at Kendall tau {tau:+.3f}")
     print(f"wrote {args.report}")
     return 0

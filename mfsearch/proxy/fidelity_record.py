@@ -26,8 +26,15 @@ def fidelity_summary() -> str:
         return ("Not measured yet for this proxy: run `mfsearch fidelity` (results go to "
                 "reports/proxy_fidelity.md).")
     s = r["stats"]
+    repeats = r.get("repeats", 1)
+    reference = f" (mean of {repeats} seeds)" if repeats > 1 else ""
+    agreement = ""
+    if "replicates" in r:
+        agreement = (f" Two seeds' rankings agree at tau {r['replicates']['proxy']:.2f} for "
+                     f"the proxy and {r['replicates']['long']:.2f} for the longer training.")
     return (f"Measured on {r['architectures']} architectures from a {r['band']} band "
             f"({r['date']}): ranking by this proxy ({r['proxy']}) vs a {r['factor']}x longer "
-            f"training: Kendall tau {s['proxy']['kendall']:.2f}, Spearman rho "
+            f"training{reference}: Kendall tau {s['proxy']['kendall']:.2f}, Spearman rho "
             f"{s['proxy']['spearman']:.2f}; ranking by params: tau {s['params']['kendall']:.2f}; "
-            f"by MAdds: tau {s['madds']['kendall']:.2f}. See reports/proxy_fidelity.md.")
+            f"by MAdds: tau {s['madds']['kendall']:.2f}.{agreement} See "
+            "reports/proxy_fidelity.md.")
