@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mfsearch.cli import main
+from mfsearch.cli import search as search_cli
 from mfsearch.cost.mobile_former import analyze
 from mfsearch.proxy import train as proxy_train
 from mfsearch.proxy.fidelity_record import RECORD
@@ -154,3 +155,40 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     out = capsys.readouterr().out
     assert "proxy: Kendall tau" in out and "long: seeds agree at Kendall tau" in out
     assert RECORD.read_text() == before  # only --record replaces the quoted fidelity
+
+
+FIXED_SPACE = """family: mobile-former
+fixed: {bridge_heads: 2, former_heads: 4, ffn_ratio: 2, token_mlp_ratio: 4, dyrelu_reduction: 4,
+        dw_kernel: 3, groups: 1, num_classes: 1000, dropout: 0.2}
+head_expand: 6
+stem: 16
+bneck_lite: {expand: 2, stride: 1}
+down_expand: 6
+down_expand2: 4
+stages:
+  - {stride: 2, out: 24, depth: 1, expand: 3}
+  - {stride: 2, out: 40, depth: 2, expand: 3}
+  - {stride: 2, out: 72, depth: 2, expand: 6}
+  - {stride: 1, out: 128, depth: 2, expand: 6}
+  - {stride: 2, out: 176, depth: 2, expand: 6}
+tokens: 6
+token_dim: 192
+fc1: 1280
+"""
+
+
+def test_repeated_architectures_are_not_trained_again(tmp_path, monkeypatch, capsys):
+    space = tmp_path / "one.yaml"
+    space.write_text(FIXED_SPACE)  # a space of one architecture (209.4M)
+    monkeypatch.setattr(search_cli, "MAX_CONSECUTIVE_DUPLICATES", 3)
+    out = tmp_path / "run"
+    assert main(["budget", "210M", "--space", str(space), "--trials", "3", "--proxy-steps", "2",
+                 "--proxy-res", "16", "--out", str(out)]) == 0
+    assert "stopping: the last 3 proposals repeated architectures already trained" in \
+        capsys.readouterr().out
+    table = rows(out)
+    assert [r["state"] for r in table] == ["trained", "duplicate", "duplicate", "duplicate"]
+    for r in table[1:]:
+        assert r["reason"] == "same architecture as trial 0"
+        assert r["proxy_top1"] == table[0]["proxy_top1"] and r["train_seconds"] == ""
+    assert '- trials: {"duplicate": 3, "trained": 1}' in (out / "report.md").read_text()

@@ -25,9 +25,10 @@ from ..latency.table import LatencyTable
 from ..search.budget import parse_budget, parse_latency
 from ..search.outputs import leaderboard, write_outputs
 from ..search.space import load_space
-from ..search.study import (MAX_CONSECUTIVE_REJECTS, Band, SearchSettings, check_reachable,
-                            default_storage, fail_dead_workers, open_study, parse_objectives,
-                            requeue_interrupted, run_trial, trained)
+from ..search.study import (MAX_CONSECUTIVE_DUPLICATES, MAX_CONSECUTIVE_REJECTS, Band,
+                            SearchSettings, check_reachable, default_storage, fail_dead_workers,
+                            open_study, parse_objectives, requeue_interrupted, run_trial,
+                            trained)
 from .analysis import resolution_arg
 from .common import add_proxy_args, at_least_3, fraction, positive_int, proxy_config, writable_dir
 from .render import make_console
@@ -135,7 +136,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
     done = trained(study)
     if done:
         console.print(f"resuming: {len(done)} trained candidate(s) already in the study")
-    rejects = 0
+    rejects = duplicates = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
@@ -154,6 +155,13 @@ def cmd_budget(args: argparse.Namespace) -> int:
                     fail_dead_workers(study)
                 outcome = run_trial(study, settings, data, on_step)
                 rejects = rejects + 1 if outcome == "infeasible" else 0
+                duplicates = duplicates + 1 if outcome == "duplicate" else 0
+                if duplicates >= MAX_CONSECUTIVE_DUPLICATES:
+                    progress.console.print(
+                        f"stopping: the last {duplicates} proposals repeated architectures "
+                        "already trained; the space holds nothing new the sampler finds in "
+                        "the band", highlight=False)
+                    break
                 if rejects > MAX_CONSECUTIVE_REJECTS:
                     raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
                                     "--tolerance or the space")

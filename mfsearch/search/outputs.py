@@ -36,14 +36,17 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     with_latency = any("latency_ms" in t.user_attrs for t in trials)
     for t in trials:
         a = t.user_attrs
-        row = {"trial": t.number, "state": STATE.get(t.state, t.state.name.lower()),
+        twin = a.get("duplicate_of")
+        state = "duplicate" if twin is not None else STATE.get(t.state, t.state.name.lower())
+        row = {"trial": t.number, "state": state,
                **{f"p_{k}": v for k, v in t.params.items()},
                "params": a.get("params"), "madds": a.get("madds"),
                **({"latency_ms": a.get("latency_ms")} if with_latency else {}),
                **{f"madds_{k}": a.get("pillars", {}).get(k) for k in pillars},
                "proxy_top1": a.get("proxy_top1"), "train_seconds": a.get("train_seconds"),
                "reason": a.get("reject_reason") or a.get("fail_reason")
-               or ("interrupted" if t.state == TrialState.FAIL else None),
+               or ("interrupted" if t.state == TrialState.FAIL else None)
+               or (f"same architecture as trial {twin}" if twin is not None else None),
                "retry_of": a.get("retry_of")}
         rows.append(row)
     frame = pd.DataFrame(rows)

@@ -5,6 +5,7 @@ ones with the proxy, and record everything in an Optuna study that survives inte
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import time
 import warnings
@@ -27,6 +28,9 @@ from .space import SearchSpace
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
               "latency": "minimize"}
 MAX_CONSECUTIVE_REJECTS = 5000
+# Proposals in a row that repeat trained architectures before a search stops: the sampler has
+# nothing new left to propose in the band.
+MAX_CONSECUTIVE_DUPLICATES = 50
 
 
 @dataclass(frozen=True)
@@ -199,9 +203,15 @@ def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
             if t.user_attrs.get("feasible")]
 
 
+def architecture_key(spec) -> str:
+    """A digest of the spec without its name: equal keys mean the same network."""
+    return hashlib.sha1(spec_to_yaml(spec.replace(name="architecture")).encode()).hexdigest()[:16]
+
+
 def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
               on_step: Callable[[int, float], None] | None = None) -> str:
-    """Ask one candidate and finish it: 'trained', 'infeasible' or 'failed'."""
+    """Ask one candidate and finish it: 'trained', 'infeasible', 'duplicate' (an architecture
+    already trained, told its score again) or 'failed'."""
     with _own_heartbeats():
         return _run_trial(study, settings, data, on_step)
 
@@ -242,6 +252,17 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
                                                  f"[{band.fmt(band.low)}, {band.fmt(band.budget)}]")
             study.tell(trial, state=TrialState.PRUNED)
             return "infeasible"
+        key = architecture_key(spec)
+        trial.set_user_attr("architecture", key)
+        twin = next((t for t in trained(study) if t.user_attrs.get("architecture") == key),
+                    None)
+        if twin is not None:
+            # The sampler proposed an architecture already trained: tell it the same score
+            # (same seed, same score) instead of training it again, and do not count it.
+            trial.set_user_attr("duplicate_of", twin.number)
+            trial.set_user_attr("proxy_top1", twin.user_attrs["proxy_top1"])
+            study.tell(trial, twin.values)
+            return "duplicate"
         trial.set_user_attr("feasible", True)
         result = train_proxy(spec, data, settings.proxy, progress=step)
     except TrainingDiverged as exc:
