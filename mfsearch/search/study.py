@@ -205,7 +205,8 @@ def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def architecture_key(spec) -> str:
     """A digest of the spec without its name: equal keys mean the same network."""
-    return hashlib.sha1(spec_to_yaml(spec.replace(name="architecture")).encode()).hexdigest()[:16]
+    text = spec_to_yaml(spec.replace(name="architecture"))
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
