@@ -3,15 +3,22 @@
 import csv
 
 import optuna
+import pandas as pd
 import pytest
 import torch
 
 from mfsearch.cli import main
 from mfsearch.cli import search as search_cli
+from mfsearch import data as datasets
 from mfsearch.cost.mobile_former import analyze
 from mfsearch.proxy import train as proxy_train
 from mfsearch.proxy.fidelity_record import RECORD
+from mfsearch.proxy.train import ProxyConfig
+from mfsearch.search import fidelity
 from mfsearch.search import study as study_mod
+from mfsearch.search.budget import parse_budget
+from mfsearch.search.space import load_space
+from mfsearch.search.study import Band
 from mfsearch.spec import load_spec
 
 SMOKE = ["budget", "150M", "--trials", "2", "--proxy-steps", "5"]
@@ -155,6 +162,30 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     out = capsys.readouterr().out
     assert "proxy: Kendall tau" in out and "long: seeds agree at Kendall tau" in out
     assert RECORD.read_text() == before  # only --record replaces the quoted fidelity
+
+
+def test_fidelity_jobs_score_like_one_process_with_the_same_threads():
+    """--jobs runs trainings in separate processes; each result must be what one process with
+    the same thread count computes, whatever order the trainings finish in."""
+    band = Band(parse_budget("150M"), 0.1, "paper", 224)
+    cfg = ProxyConfig(steps=2, batch_size=16, resolution=16, bn_calibration=32, seed=5)
+    data = datasets.builtin(train_size=96, val_size=48)
+    threads = torch.get_num_threads()
+    lines = []
+    try:
+        torch.set_num_threads(2)  # two jobs of one thread each
+        parallel, record = fidelity.measure(load_space(None), band, data, cfg, 3, 2, 0,
+                                            repeats=2, jobs=2, log=lines.append)
+        torch.set_num_threads(1)
+        serial, _ = fidelity.measure(load_space(None), band, data, cfg, 3, 2, 0, repeats=2,
+                                     log=lambda line: None)
+    finally:
+        torch.set_num_threads(threads)
+    assert record["jobs"] == 2 and record["threads"] == 1
+    timings = ["proxy_s", "long_s"]
+    pd.testing.assert_frame_equal(parallel.drop(columns=timings), serial.drop(columns=timings))
+    assert list(parallel.columns[-2:]) == timings and (parallel[timings] > 0).all().all()
+    assert sorted(line.split("]")[0] for line in lines) == ["[1/3", "[2/3", "[3/3"]
 
 
 FIXED_SPACE = """family: mobile-former

@@ -81,6 +81,9 @@ def register(sub) -> None:
     p.add_argument("--repeats", type=positive_int, default=1, help="train every architecture "
                    "with this many seeds; the reference is the mean over seeds, and the report "
                    "adds how well seeds agree (default 1)")
+    p.add_argument("--jobs", type=positive_int, default=1, help="trainings run at once, each "
+                   "in its own process with the CPU threads split between them (default 1); on "
+                   "a CPU, --jobs equal to the core count finishes sooner")
     p.add_argument("--report", default="reports/proxy_fidelity.md")
     p.add_argument("--record", action="store_true", help="store the result as the measured "
                    "fidelity quoted by every search report")
@@ -214,7 +217,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     data = datasets.load(args.data, seed=args.seed)
     start = time.time()
     frame, record = fidelity.measure(space, band, data, proxy_config(args), args.archs, args.factor,
-                                     args.seed, args.repeats)
+                                     args.seed, args.repeats, args.jobs)
     record["seconds"] = round(time.time() - start)
     fidelity.write_report(frame, record, Path(args.report), _command_line(args))
     if args.record:
