@@ -58,7 +58,9 @@ def _normalise(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return ((x - MEAN) / STD).contiguous()
 
 
-def builtin(train_size: int = 4096, val_size: int = 2048, seed: int = 0) -> Dataset:
+def builtin(train_size: int = 8192, val_size: int = 4096, seed: int = 0) -> Dataset:
+    """The built-in task. 4096 held-out images keep the score's sampling error (about 0.008 at
+    60% accuracy) well below the seed-to-seed spread of a short training."""
     return Dataset(name="builtin-bearings", num_classes=synthetic.NUM_CLASSES,
                    synthetic_sizes=(train_size, val_size), seed=seed)
 
