@@ -188,6 +188,17 @@ def test_fidelity_jobs_score_like_one_process_with_the_same_threads():
     assert sorted(line.split("]")[0] for line in lines) == ["[1/3", "[2/3", "[3/3"]
 
 
+def test_fidelity_names_a_diverged_training_in_one_line(tmp_path, capsys):
+    report = tmp_path / "fidelity.md"
+    assert main(["fidelity", "--archs", "3", "--factor", "2", "--proxy-steps", "3",
+                 "--proxy-res", "16", "--proxy-lr", "1e30", "--jobs", "2",
+                 "--report", str(report)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mfsearch: error: arch-") and "steps) diverged: loss became nan" in err
+    assert err.endswith("(try a lower --proxy-lr)") and "\n" not in err
+    assert not report.exists()
+
+
 FIXED_SPACE = """family: mobile-former
 fixed: {bridge_heads: 2, former_heads: 4, ffn_ratio: 2, token_mlp_ratio: 4, dyrelu_reduction: 4,
         dw_kernel: 3, groups: 1, num_classes: 1000, dropout: 0.2}

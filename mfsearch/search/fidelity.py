@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 import itertools
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import threading
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from scipy import stats
 
 from ..families import analyze
 from ..data import Dataset
-from ..proxy.train import ProxyConfig, train_proxy
+from ..errors import UserError
+from ..proxy.train import ProxyConfig, TrainingDiverged, train_proxy
 from .space import SearchSpace, random_specs
 from .study import Band
 
@@ -66,9 +68,19 @@ def _start_worker(data: Dataset, threads: int) -> None:
     _WORKER["data"] = data
 
 
-def _train_in_worker(spec, cfg: ProxyConfig) -> tuple[float, float]:
-    result = train_proxy(spec, _WORKER["data"], cfg)
+def _train_one(spec, data: Dataset, cfg: ProxyConfig) -> tuple[float, float]:
+    try:
+        result = train_proxy(spec, data, cfg)
+    except TrainingDiverged as exc:
+        raise UserError(f"{spec.name} (seed {cfg.seed}, {cfg.steps} steps) diverged: {exc}; "
+                        "a ranking needs every training to finish (try a lower --proxy-lr)"
+                        ) from None
     return result.accuracy, result.seconds
+
+
+def _train_in_worker(task) -> tuple:
+    key, spec, cfg = task
+    return key, _train_one(spec, _WORKER["data"], cfg)
 
 
 def _train_all(specs, data: Dataset, runs: list, jobs: int):
@@ -79,17 +91,28 @@ def _train_all(specs, data: Dataset, runs: list, jobs: int):
     sooner. A run's result depends only on its seed and its thread count."""
     if jobs == 1:
         for i, kind, s, cfg in runs:
-            result = train_proxy(specs[i], data, cfg)
-            yield (i, kind, s), (result.accuracy, result.seconds)
+            yield (i, kind, s), _train_one(specs[i], data, cfg)
         return
-    # spawn, not fork: a forked child of a process that has run torch threads can hang.
-    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_worker, initargs=(data, threads_per_job(jobs))
-                             ) as pool:
-        futures = {pool.submit(_train_in_worker, specs[i], cfg): (i, kind, s)
-                   for i, kind, s, cfg in runs}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+    # spawn, not fork: a forked child of a process that has run torch threads can hang. The
+    # workers start with Ctrl-C ignored (the setting is inherited), so only this process sees
+    # it, stops them and reports one line instead of a traceback per worker.
+    ignore = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignore else None
+    try:
+        pool = multiprocessing.get_context("spawn").Pool(
+            jobs, initializer=_start_worker, initargs=(data, threads_per_job(jobs)))
+    finally:
+        if ignore:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        tasks = [((i, kind, s), specs[i], cfg) for i, kind, s, cfg in runs]
+        yield from pool.imap_unordered(_train_in_worker, tasks)
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
 
 
 def threads_per_job(jobs: int) -> int:
@@ -118,8 +141,8 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
             secs = {k: sum(results[i, k, t][1] for t in seeds) for k in ("proxy", "long")}
             madds = analyze(specs[i], band.resolution).madds(band.convention)
             log(f"[{finished}/{count}] {specs[i].name}: MAdds {madds / 1e6:.1f}M, proxy "
-                f"{proxy_acc:.3f}, {factor}x "
-                f"{long_acc:.3f}" + (f" (mean of {repeats} seeds)" if repeats > 1 else "")
+                f"{proxy_acc:.3f}, {factor}x {long_acc:.3f}"
+                + (f" (mean of {repeats} seeds)" if repeats > 1 else "")
                 + f" ({secs['proxy']:.0f}s + {secs['long']:.0f}s)")
     rows = []
     for i, spec in enumerate(specs):
