@@ -53,7 +53,7 @@ def replicate_tau(frame: pd.DataFrame, columns: list[str]) -> float:
 
 def _runs(specs, proxy: ProxyConfig, factor: int, repeats: int):
     """Every training of a measurement: (arch index, kind, seed, config)."""
-    for i, spec in enumerate(specs):
+    for i in range(len(specs)):
         for s in range(proxy.seed, proxy.seed + repeats):
             short_cfg = replace(proxy, seed=s)
             yield i, "proxy", s, short_cfg
