@@ -119,6 +119,23 @@ def threads_per_job(jobs: int) -> int:
     return max(1, torch.get_num_threads() // jobs)
 
 
+def _row(spec, band: Band, seeds: list[int], results: dict) -> dict:
+    """One architecture's line of the report from its trainings' (accuracy, seconds), keyed by
+    (kind, seed)."""
+    cost = analyze(spec, band.resolution)
+    row = {"arch": spec.name, "madds": cost.madds(band.convention), "params": cost.params}
+    for s in seeds:
+        for kind in ("proxy", "long"):
+            row[f"{kind}_seed{s}"] = results[kind, s][0]
+    row["proxy"] = row[f"proxy_seed{seeds[0]}"]
+    row["long"] = sum(row[f"long_seed{s}"] for s in seeds) / len(seeds)
+    if len(seeds) > 1:
+        row["proxy_mean"] = sum(row[f"proxy_seed{s}"] for s in seeds) / len(seeds)
+    for kind in ("proxy", "long"):
+        row[f"{kind}_s"] = round(sum(results[kind, s][1] for s in seeds), 1)
+    return row
+
+
 def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
             factor: int, seed: int, repeats: int = 1, jobs: int = 1, log=print
             ) -> tuple[pd.DataFrame, dict]:
@@ -128,36 +145,16 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
     specs = sample_band(space, band, count, seed)
     seeds = [proxy.seed + k for k in range(repeats)]
     runs = list(_runs(specs, proxy, factor, repeats))
-    results: dict = {}
-    left = [2 * repeats] * count
-    finished = 0
+    results: list[dict] = [{} for _ in specs]  # per architecture: (kind, seed) -> outcome
+    rows: list = [None] * count
     for (i, kind, s), outcome in _train_all(specs, data, runs, jobs):
-        results[i, kind, s] = outcome
-        left[i] -= 1
-        if left[i] == 0:
-            finished += 1
-            proxy_acc = results[i, "proxy", seeds[0]][0]
-            long_acc = sum(results[i, "long", t][0] for t in seeds) / repeats
-            secs = {k: sum(results[i, k, t][1] for t in seeds) for k in ("proxy", "long")}
-            madds = analyze(specs[i], band.resolution).madds(band.convention)
-            log(f"[{finished}/{count}] {specs[i].name}: MAdds {madds / 1e6:.1f}M, proxy "
-                f"{proxy_acc:.3f}, {factor}x {long_acc:.3f}"
-                + (f" (mean of {repeats} seeds)" if repeats > 1 else "")
-                + f" ({secs['proxy']:.0f}s + {secs['long']:.0f}s)")
-    rows = []
-    for i, spec in enumerate(specs):
-        cost = analyze(spec, band.resolution)
-        row = {"arch": spec.name, "madds": cost.madds(band.convention), "params": cost.params}
-        for s in seeds:
-            for kind in ("proxy", "long"):
-                row[f"{kind}_seed{s}"] = results[i, kind, s][0]
-        row["proxy"] = row[f"proxy_seed{seeds[0]}"]
-        row["long"] = sum(row[f"long_seed{s}"] for s in seeds) / repeats
-        if repeats > 1:
-            row["proxy_mean"] = sum(row[f"proxy_seed{s}"] for s in seeds) / repeats
-        row["proxy_s"] = round(sum(results[i, "proxy", s][1] for s in seeds), 1)
-        row["long_s"] = round(sum(results[i, "long", s][1] for s in seeds), 1)
-        rows.append(row)
+        results[i][kind, s] = outcome
+        if len(results[i]) == 2 * repeats:
+            rows[i] = row = _row(specs[i], band, seeds, results[i])
+            log(f"[{count - rows.count(None)}/{count}] {row['arch']}: MAdds "
+                f"{row['madds'] / 1e6:.1f}M, proxy {row['proxy']:.3f}, {factor}x "
+                f"{row['long']:.3f}" + (f" (mean of {repeats} seeds)" if repeats > 1 else "")
+                + f" ({row['proxy_s']:.0f}s + {row['long_s']:.0f}s)")
     frame = pd.DataFrame(rows)
     rankers = ["proxy"] + (["proxy_mean"] if repeats > 1 else []) + ["params", "madds"]
     record = {
@@ -167,7 +164,7 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
         "proxy": f"{proxy.steps} steps, batch {proxy.batch_size}, {proxy.resolution}px, "
                  f"lr {proxy.lr:g}", "config": asdict(proxy), "data": data.name,
         # Short training amplifies float rounding, which depends on the thread count.
-        "threads": torch.get_num_threads() if jobs == 1 else threads_per_job(jobs),
+        "threads": threads_per_job(jobs),
         "jobs": jobs,
         "stats": rank_stats(frame, "long", rankers),
     }
