@@ -118,7 +118,7 @@ def test_plot_study_panel(tmp_path, capsys):
     study.mkdir()
     pd.DataFrame({"trial": [0, 1, 2, 3], "state": ["trained", "trained", "infeasible", "trained"],
                   "madds": [140e6, 145e6, 170e6, 149e6],
-                  "proxy_top1": [0.2, 0.3, None, 0.25]}).to_csv(study / "trials.csv")
+                  "proxy_score": [-1.9, -1.7, None, -1.8]}).to_csv(study / "trials.csv")
     assert main(["plot", "--out", str(tmp_path / "p"), "--study", str(study), "--families",
                  "Mobile-Former,MobileNetV3", "--logx"]) == 0
     assert (tmp_path / "p" / "study.png").stat().st_size > 10_000

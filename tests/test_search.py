@@ -1,6 +1,7 @@
 """The `mfsearch budget` smoke path: files, band, resume, interruption, NaN trials."""
 
 import csv
+import re
 
 import optuna
 import pandas as pd
@@ -43,6 +44,7 @@ def test_smoke_run_writes_everything_inside_the_band(tmp_path, capsys):
     for r in trained:
         assert 135_000_000 <= int(r["madds"]) <= 150_000_000
         assert 0.0 <= float(r["proxy_top1"]) <= 1.0
+        assert float(r["proxy_score"]) == -float(r["train_loss"]) < -1  # default: --proxy-score loss
     for r in rows(out):
         if r["state"] == "infeasible" and r["madds"]:
             assert not 135_000_000 <= int(r["madds"]) <= 150_000_000
@@ -52,6 +54,8 @@ def test_smoke_run_writes_everything_inside_the_band(tmp_path, capsys):
     assert main(["cost", str(out / "best.yaml"), "--format", "json"]) == 0
     report = (out / "report.md").read_text()
     assert "## Proxy fidelity" in report and "## Leaderboard" in report
+    assert "score: minus the mean training loss over the run (higher is better)" in report
+    assert re.search(r"\| +rank \| +trial \| +proxy score \| +proxy top-1 \|", report)
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -62,6 +66,18 @@ def test_rerun_resumes_and_extends(tmp_path):
     assert main(["budget", "150M", "--trials", "3", "--proxy-steps", "5", "--out", str(out)]) == 0
     trained = {r["trial"] for r in rows(out) if r["state"] == "trained"}
     assert len(trained) == 3 and first < trained
+
+
+def test_rerun_with_another_score_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    common = ["budget", "150M", "--trials", "1", "--proxy-steps", "2", "--proxy-res", "16"]
+    assert main([*common, "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main([*common, "--trials", "2", "--proxy-score", "top1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("mfsearch: error: study 'mfsearch' ranks candidates by --proxy-score loss, "
+                   "not top1; use --proxy-score loss, or another --out or --study-name\n")
+    assert sum(r["state"] == "trained" for r in rows(out)) == 1
 
 
 def test_nan_loss_fails_the_trial_and_the_study_goes_on(tmp_path, monkeypatch, capsys):
@@ -142,11 +158,13 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
                  "--report", str(report)]) == 0
     text = report.read_text()
     assert "3 architectures sampled at random from the 135-150M paper band" in text
-    assert "(2 steps, batch 64, 16px, lr 0.003) and with a 2x longer run, with seeds 3-4." in text
+    assert ("(2 steps, batch 64, 16px, lr 0.003, scored by minus the mean training loss over "
+            "the run) and with a 2x longer run, with seeds 3-4." in text)
+    assert "`proxy_top1`: the same proxy runs (seed 3) ranked by its held-out top-1" in text
     assert "`proxy` is seed 3's proxy alone" in text
     assert "re-estimating BatchNorm statistics on 1024 training images" in text
     assert f"{torch.get_num_threads()} CPU threads)" in text
-    for ranker in ("| proxy ", "| proxy_mean ", "| params ", "| madds "):
+    for ranker in ("| proxy ", "| proxy_mean ", "| proxy_top1 ", "| params ", "| madds "):
         assert ranker in text
     assert "## Seed agreement" in text and "| 2x " in text
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines()
@@ -157,6 +175,7 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     for row in rows:
         cell = dict(zip(header, row))
         assert float(cell["proxy"]) == float(cell["proxy_seed3"])
+        assert float(cell["proxy"]) < -1 and 0 <= float(cell["proxy_top1"]) <= 1
         assert abs(float(cell["long"]) - (float(cell["long_seed3"]) + float(cell["long_seed4"]))
                    / 2) < 1e-6
     out = capsys.readouterr().out
@@ -225,7 +244,7 @@ def test_repeated_architectures_are_not_trained_again(tmp_path, monkeypatch, cap
     monkeypatch.setattr(search_cli, "MAX_CONSECUTIVE_DUPLICATES", 3)
     out = tmp_path / "run"
     assert main(["budget", "210M", "--space", str(space), "--trials", "3", "--proxy-steps", "2",
-                 "--proxy-res", "16", "--out", str(out)]) == 0
+                 "--proxy-res", "16", "--proxy-score", "top1", "--out", str(out)]) == 0
     assert "stopping: the last 3 proposals repeated architectures already trained" in \
         capsys.readouterr().out
     table = rows(out)
@@ -233,4 +252,5 @@ def test_repeated_architectures_are_not_trained_again(tmp_path, monkeypatch, cap
     for r in table[1:]:
         assert r["reason"] == "same architecture as trial 0"
         assert r["proxy_top1"] == table[0]["proxy_top1"] and r["train_seconds"] == ""
+        assert r["proxy_score"] == r["proxy_top1"]  # --proxy-score top1
     assert '- trials: {"duplicate": 3, "trained": 1}' in (out / "report.md").read_text()

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from ..errors import UserError
-from ..proxy.train import ProxyConfig
+from ..proxy.train import SCORES, ProxyConfig
 
 DEFAULTS = ProxyConfig()
 
@@ -41,6 +41,9 @@ def add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution)
     p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size)
     p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr)
+    p.add_argument("--proxy-score", choices=SCORES, default=DEFAULTS.score,
+                   help="what ranks candidates: loss (default: minus the mean training loss, "
+                   "how fast a candidate learns) or top1 (held-out top-1 after the run)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--seed", type=int, default=0)
 
@@ -48,7 +51,7 @@ def add_proxy_args(p: argparse.ArgumentParser) -> None:
 def proxy_config(args: argparse.Namespace) -> ProxyConfig:
     return ProxyConfig(steps=args.proxy_steps, batch_size=args.proxy_batch,
                        resolution=args.proxy_res, lr=args.proxy_lr, seed=args.seed,
-                       device=args.device,
+                       device=args.device, score=args.proxy_score,
                        warmup=min(DEFAULTS.warmup, max(1, args.proxy_steps // 10))).check()
 
 

@@ -118,7 +118,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     return 0
 
 
-STUDY_COLUMNS = {"state", "madds", "proxy_top1"}
+STUDY_COLUMNS = {"state", "madds", "proxy_score"}
 
 
 def read_study(folder: str) -> pd.DataFrame:

@@ -27,8 +27,8 @@ from ..search.outputs import leaderboard, write_outputs
 from ..search.space import load_space
 from ..search.study import (MAX_CONSECUTIVE_DUPLICATES, MAX_CONSECUTIVE_REJECTS, Band,
                             SearchSettings, check_reachable, default_storage, fail_dead_workers,
-                            open_study, parse_objectives, requeue_interrupted, run_trial,
-                            trained)
+                            best_trained, open_study, parse_objectives, proxy_score,
+                            requeue_interrupted, run_trial, trained)
 from .analysis import resolution_arg
 from .common import add_proxy_args, at_least_3, fraction, positive_int, proxy_config, writable_dir
 from .render import make_console
@@ -56,8 +56,8 @@ def register(sub) -> None:
                    "latency lookup table")
     p.add_argument("--trials", type=positive_int, default=12,
                    help="trained candidates to reach in the study (default 12)")
-    p.add_argument("--objectives", default="acc", help="acc (default), or acc,madds or "
-                   "acc,latency for a Pareto front")
+    p.add_argument("--objectives", default="acc", help="acc (default: the proxy's score, "
+                   "see --proxy-score), or acc,madds or acc,latency for a Pareto front")
     p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe")
     p.add_argument("--out", help="output folder (default runs/<timestamp>); rerun with the same "
                    "folder to resume")
@@ -190,15 +190,16 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def _best_text(done: list[optuna.trial.FrozenTrial]) -> str:
     if not done:
         return ""
-    best = max(done, key=lambda t: t.user_attrs["proxy_top1"])
+    best = best_trained(done)
     latency = best.user_attrs.get("latency_ms")
-    return f"best #{best.number}: {best.user_attrs['proxy_top1']:.3f} at " \
+    return f"best #{best.number}: score {proxy_score(best):.3f} at " \
            f"{best.user_attrs['madds'] / 1e6:.1f}M" + (f", {latency:.2f} ms" if latency else "")
 
 
 def _print_leaderboard(console: Console, study: optuna.Study) -> None:
     board = leaderboard(study)
-    table = Table(title="leaderboard (proxy top-1 ranks candidates; it is not ImageNet accuracy)")
+    table = Table(title="leaderboard (the proxy's score ranks candidates; top-1 is on the "
+                        "search's data, not ImageNet)")
     for col in board.columns:
         table.add_column(str(col), justify="right")
     for row in board.itertuples(index=False):

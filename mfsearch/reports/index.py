@@ -11,7 +11,7 @@ _PLOTS = {
     "published_params": "Published ImageNet top-1 vs #Param",
     "published_latency": "Published top-1 vs published latency, one panel per measuring device",
     "pillars": "MAdds per pillar for the seven Mobile-Former variants, Former + bridge share",
-    "study": "A search study's proxy accuracy vs MAdds with its Pareto front",
+    "study": "A search study's proxy score vs MAdds with its Pareto front",
 }
 
 

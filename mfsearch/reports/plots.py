@@ -109,14 +109,15 @@ def plot_latency(frame: pd.DataFrame, families: list[str], out: Path, min_points
 
 
 def plot_study(trials: pd.DataFrame, out: Path, name: str) -> list[Path]:
-    """A search run's trained candidates and their Pareto front (proxy accuracy, not ImageNet)."""
+    """A search run's trained candidates and their Pareto front (the proxy's score, what the
+    search ranked by; not ImageNet accuracy)."""
     done = trials[trials["state"] == "trained"]
     fig, ax = plt.subplots(figsize=(8, 5))
-    draw_candidates(ax, list(zip(done["proxy_top1"], done["madds"])))
+    draw_candidates(ax, list(zip(done["proxy_score"], done["madds"])))
     ax.set_xlabel("MAdds (M)")
-    ax.set_ylabel("proxy top-1 (%)")
-    ax.set_title(f"Search {name}: proxy accuracy vs MAdds\n(proxy accuracy on the search's "
-                 "data after a short training - not ImageNet top-1)", fontsize=10)
+    ax.set_ylabel("proxy score (higher is better)")
+    ax.set_title(f"Search {name}: proxy score vs MAdds\n(a short training on the search's "
+                 "data ranks the candidates - not ImageNet top-1)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

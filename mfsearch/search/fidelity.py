@@ -17,7 +17,7 @@ from scipy import stats
 from ..families import analyze
 from ..data import Dataset
 from ..errors import UserError
-from ..proxy.train import ProxyConfig, TrainingDiverged, train_proxy
+from ..proxy.train import SCORES, ProxyConfig, TrainingDiverged, train_proxy
 from .space import SearchSpace, random_specs
 from .study import Band
 
@@ -68,14 +68,15 @@ def _start_worker(data: Dataset, threads: int) -> None:
     _WORKER["data"] = data
 
 
-def _train_one(spec, data: Dataset, cfg: ProxyConfig) -> tuple[float, float]:
+def _train_one(spec, data: Dataset, cfg: ProxyConfig) -> dict:
+    """Every score of one training (keyed as in SCORES) and its seconds."""
     try:
         result = train_proxy(spec, data, cfg)
     except TrainingDiverged as exc:
         raise UserError(f"{spec.name} (seed {cfg.seed}, {cfg.steps} steps) diverged: {exc}; "
                         "a ranking needs every training to finish (try a lower --proxy-lr)"
                         ) from None
-    return result.accuracy, result.seconds
+    return {"loss": -result.train_loss, "top1": result.accuracy, "seconds": result.seconds}
 
 
 def _train_in_worker(task) -> tuple:
@@ -84,7 +85,7 @@ def _train_in_worker(task) -> tuple:
 
 
 def _train_all(specs, data: Dataset, runs: list, jobs: int):
-    """Yield ((arch index, kind, seed), (accuracy, seconds)) as trainings finish. With jobs > 1
+    """Yield ((arch index, kind, seed), scores and seconds) as trainings finish. With jobs > 1
     each training runs in its own process with the threads split evenly: one small training
     keeps two cores only partly busy (measured on 2 cores: a 60-step proxy of the same
     architecture took 21 s with 2 threads and 27 s with 1), so separate processes finish
@@ -119,20 +120,24 @@ def threads_per_job(jobs: int) -> int:
     return max(1, torch.get_num_threads() // jobs)
 
 
-def _row(spec, band: Band, seeds: list[int], results: dict) -> dict:
-    """One architecture's line of the report from its trainings' (accuracy, seconds), keyed by
-    (kind, seed)."""
+def _row(spec, band: Band, seeds: list[int], score: str, results: dict) -> dict:
+    """One architecture's line of the report from its trainings' outcomes, keyed by (kind,
+    seed): the proxy by its `score`, the longer runs by held-out top-1, and the proxy's first
+    seed by the other scores too."""
     cost = analyze(spec, band.resolution)
     row = {"arch": spec.name, "madds": cost.madds(band.convention), "params": cost.params}
     for s in seeds:
-        for kind in ("proxy", "long"):
-            row[f"{kind}_seed{s}"] = results[kind, s][0]
+        row[f"proxy_seed{s}"] = results["proxy", s][score]
+        row[f"long_seed{s}"] = results["long", s]["top1"]
     row["proxy"] = row[f"proxy_seed{seeds[0]}"]
+    for other in SCORES:
+        if other != score:
+            row[f"proxy_{other}"] = results["proxy", seeds[0]][other]
     row["long"] = sum(row[f"long_seed{s}"] for s in seeds) / len(seeds)
     if len(seeds) > 1:
         row["proxy_mean"] = sum(row[f"proxy_seed{s}"] for s in seeds) / len(seeds)
     for kind in ("proxy", "long"):
-        row[f"{kind}_s"] = round(sum(results[kind, s][1] for s in seeds), 1)
+        row[f"{kind}_s"] = round(sum(results[kind, s]["seconds"] for s in seeds), 1)
     return row
 
 
@@ -150,19 +155,22 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
     for (i, kind, s), outcome in _train_all(specs, data, runs, jobs):
         results[i][kind, s] = outcome
         if len(results[i]) == 2 * repeats:
-            rows[i] = row = _row(specs[i], band, seeds, results[i])
+            rows[i] = row = _row(specs[i], band, seeds, proxy.score, results[i])
             log(f"[{count - rows.count(None)}/{count}] {row['arch']}: MAdds "
                 f"{row['madds'] / 1e6:.1f}M, proxy {row['proxy']:.3f}, {factor}x "
                 f"{row['long']:.3f}" + (f" (mean of {repeats} seeds)" if repeats > 1 else "")
                 + f" ({row['proxy_s']:.0f}s + {row['long_s']:.0f}s)")
     frame = pd.DataFrame(rows)
-    rankers = ["proxy"] + (["proxy_mean"] if repeats > 1 else []) + ["params", "madds"]
+    rankers = (["proxy"] + (["proxy_mean"] if repeats > 1 else [])
+               + [f"proxy_{other}" for other in SCORES if other != proxy.score]
+               + ["params", "madds"])
     record = {
         "date": datetime.date.today().isoformat(), "architectures": count, "factor": factor,
         "repeats": repeats,
         "band": f"{band.low / 1e6:.0f}-{band.budget / 1e6:.0f}M {band.convention}",
         "proxy": f"{proxy.steps} steps, batch {proxy.batch_size}, {proxy.resolution}px, "
-                 f"lr {proxy.lr:g}", "config": asdict(proxy), "data": data.name,
+                 f"lr {proxy.lr:g}, scored by {proxy.describe_score()}",
+        "config": asdict(proxy), "data": data.name,
         # Short training amplifies float rounding, which depends on the thread count.
         "threads": threads_per_job(jobs),
         "jobs": jobs,
@@ -173,6 +181,17 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
             kind: replicate_tau(frame, [f"{kind}_seed{s}" for s in seeds])
             for kind in ("proxy", "long")}
     return frame, record
+
+
+_OTHER_SCORES = {"proxy_top1": "its held-out top-1 (scored like the longer runs)",
+                 "proxy_loss": "minus its mean training loss"}
+
+
+def _other_scores(record: dict) -> str:
+    """The sentence that says how the report's proxy_<score> rows rank."""
+    rows = [k for k in record["stats"] if k in _OTHER_SCORES]
+    return (f"`{'`, `'.join(rows)}`: the same proxy runs (seed {record['config']['seed']}) "
+            f"ranked by {' and '.join(_OTHER_SCORES[k] for k in rows)}. ")
 
 
 def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) -> None:
@@ -195,10 +214,11 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
         f"Command: `{command}` ({record['date']}, data {record['data']}, {machine})", "",
         f"{record['architectures']} architectures sampled at random from the {record['band']} "
         f"band of the space, each trained with the proxy ({record['proxy']}) "
-        f"and with a {record['factor']}x longer run, {seeds} Every score is held-out top-1 "
-        f"after re-estimating BatchNorm statistics on {record['config']['bn_calibration']} "
-        "training images. The table compares each ranking with the reference ranking; params "
-        "and MAdds are the baselines a proxy must beat.", "",
+        f"and with a {record['factor']}x longer run, {seeds} The longer runs are scored by "
+        "held-out top-1 after re-estimating BatchNorm statistics on "
+        f"{record['config']['bn_calibration']} training images; "
+        + _other_scores(record) + "The table compares each ranking with the reference "
+        "ranking; params and MAdds are the baselines a proxy must beat.", "",
         table.to_markdown(index=False), ""]
     if "replicates" in record:
         r = record["replicates"]

@@ -15,7 +15,7 @@ from optuna.trial import TrialState  # noqa: E402
 
 from ..pillars import BNECK_LITE, DYRELU, FORMER_AND_BRIDGE, MOBILE, STEM  # noqa: E402
 from ..proxy.fidelity_record import fidelity_summary  # noqa: E402
-from .study import SearchSettings, trained  # noqa: E402
+from .study import SearchSettings, best_trained, proxy_score, trained  # noqa: E402
 
 STATE = {TrialState.COMPLETE: "trained", TrialState.PRUNED: "infeasible",
          TrialState.FAIL: "failed", TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
@@ -43,7 +43,9 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
                "params": a.get("params"), "madds": a.get("madds"),
                **({"latency_ms": a.get("latency_ms")} if with_latency else {}),
                **{f"madds_{k}": a.get("pillars", {}).get(k) for k in pillars},
-               "proxy_top1": a.get("proxy_top1"), "train_seconds": a.get("train_seconds"),
+               "proxy_score": proxy_score(t) if t.state == TrialState.COMPLETE else None,
+               "proxy_top1": a.get("proxy_top1"), "train_loss": a.get("train_loss"),
+               "train_seconds": a.get("train_seconds"),
                "reason": a.get("reject_reason") or a.get("fail_reason")
                or ("interrupted" if t.state == TrialState.FAIL else None)
                or (f"same architecture as trial {twin}" if twin is not None else None),
@@ -57,7 +59,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
 
 
 def pareto_trials(points: list[tuple[float, int]]) -> list[int]:
-    """Indices of the (accuracy up, MAdds down) Pareto front, via Optuna's own front."""
+    """Indices of the (score up, cost down) Pareto front, via Optuna's own front."""
     if not points:
         return []
     front_study = optuna.create_study(directions=["maximize", "minimize"])
@@ -80,12 +82,13 @@ def pillar_groups(pillars: dict) -> dict[str, tuple[str, ...]]:
 
 
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
-    done = sorted(trained(study), key=lambda t: -t.user_attrs["proxy_top1"])
+    done = sorted(trained(study), key=lambda t: -proxy_score(t))
     rows = []
     for rank, t in enumerate(done, 1):
         a = t.user_attrs
         p = a["pillars"]
-        row = {"rank": rank, "trial": t.number, "proxy top-1": round(a["proxy_top1"], 4)}
+        row = {"rank": rank, "trial": t.number, "proxy score": round(proxy_score(t), 4),
+               "proxy top-1": round(a["proxy_top1"], 4)}
         if "latency_ms" in a:
             row["latency (ms)"] = round(a["latency_ms"], 2)
         row["MAdds (M)"] = round(a["madds"] / 1e6, 2)
@@ -97,14 +100,19 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
 
 
 def draw_candidates(ax, points: list[tuple[float, float]], scale: float = 1e6) -> None:
-    """Trained candidates (proxy top-1, cost) and their Pareto front, in % and cost / scale."""
+    """Trained candidates (proxy score, cost) and their Pareto front, at cost / scale."""
     if not points:
         return
-    ax.scatter([m / scale for _, m in points], [100 * a for a, _ in points], s=22, alpha=0.6,
+    ax.scatter([m / scale for _, m in points], [a for a, _ in points], s=22, alpha=0.6,
                label=f"trained candidates ({len(points)})")
     front = sorted((points[i] for i in pareto_trials(points)), key=lambda p: p[1])
-    ax.plot([m / scale for _, m in front], [100 * a for a, _ in front], "o-", color="C3",
+    ax.plot([m / scale for _, m in front], [a for a, _ in front], "o-", color="C3",
             label="Pareto front")
+
+
+def score_label(score: str) -> str:
+    return {"loss": "proxy score: minus mean training loss (higher is better)",
+            "top1": "proxy score: held-out top-1 (fraction)"}[score]
 
 
 def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> None:
@@ -112,15 +120,14 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
     band = settings.band
     by_latency = band.metric == "latency" or "latency" in settings.objectives
     key, scale = ("latency_ms", 1.0) if by_latency else ("madds", 1e6)
-    draw_candidates(ax, [(t.user_attrs["proxy_top1"], t.user_attrs[key])
-                         for t in trained(study)], scale)
+    draw_candidates(ax, [(proxy_score(t), t.user_attrs[key]) for t in trained(study)], scale)
     if by_latency == (band.metric == "latency"):  # the band is on this axis
         ax.axvspan(band.low / scale, band.budget / scale, color="0.9", zorder=0,
                    label="budget band")
     ax.set_xlabel("predicted latency (ms, this machine's lookup table)" if by_latency else
                   f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
-    ax.set_ylabel("proxy top-1 (%) - not ImageNet accuracy")
-    ax.set_title(f"Search: proxy accuracy vs {'latency' if by_latency else 'MAdds'}")
+    ax.set_ylabel(score_label(settings.proxy.score))
+    ax.set_title(f"Search: proxy score vs {'latency' if by_latency else 'MAdds'}")
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -138,7 +145,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
     done = trained(study)
     board = leaderboard(study)
     if done:
-        best = max(done, key=lambda t: t.user_attrs["proxy_top1"])
+        best = best_trained(done)
         _atomic_write(paths["best"], best.user_attrs["spec"].replace(
             f"name: trial-{best.number}", f"name: search-best-trial-{best.number}", 1))
     plot_front(study, settings, paths["plot"])
@@ -152,10 +159,12 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"- space: {settings.space.name}; objectives: {', '.join(settings.objectives)}; "
         f"sampler: {settings.sampler}; seed {settings.seed}",
         f"- proxy: {proxy.steps} AdamW steps, batch {proxy.batch_size}, {proxy.resolution}x"
-        f"{proxy.resolution}, lr {proxy.lr:g} cosine, data {data_name}",
+        f"{proxy.resolution}, lr {proxy.lr:g} cosine, data {data_name}; score: "
+        f"{proxy.describe_score()} (higher is better)",
         f"- trials: {json.dumps(states)}", "",
         "## Proxy fidelity", "", fidelity_summary(), "",
-        "## Leaderboard (proxy top-1 is a ranking signal, not ImageNet accuracy)", "",
+        "## Leaderboard (ranked by the proxy's score; top-1 is on the search's data, not "
+        "ImageNet accuracy)", "",
         board.to_markdown(index=False) if len(board) else "_no trained candidates yet_", "",
         "MAdds columns in millions" + ("; `mobile` includes stem and bneck-lite, "
                                        "`former+bridge` is Mobile->Former + Former + "

@@ -161,7 +161,20 @@ def open_study(storage: str, name: str, settings: SearchSettings,
     if [d.name.lower() for d in study.directions] != directions:
         raise UserError(f"study {name!r} exists with other objectives; use another --out or "
                         "--study-name")
+    _check_score(study, name, settings.proxy.score)
     return study
+
+
+def _check_score(study: optuna.Study, name: str, score: str) -> None:
+    """Scores of different kinds cannot be ranked together: a study keeps the kind it began
+    with (studies from before scores had kinds were scored by top-1)."""
+    scored = study.user_attrs.get("proxy_score")
+    if scored is None:
+        scored = "top1" if study.get_trials(deepcopy=False) else score
+        study.set_user_attr("proxy_score", scored)
+    if scored != score:
+        raise UserError(f"study {name!r} ranks candidates by --proxy-score {scored}, not "
+                        f"{score}; use --proxy-score {scored}, or another --out or --study-name")
 
 
 def requeue_interrupted(study: optuna.Study) -> int:
@@ -201,6 +214,15 @@ class _Heartbeat:
 def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
             if t.user_attrs.get("feasible")]
+
+
+def proxy_score(trial: optuna.trial.FrozenTrial) -> float:
+    """The score that ranks a trained candidate: the study's first objective."""
+    return trial.values[0]
+
+
+def best_trained(trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
+    return max(trials, key=proxy_score)
 
 
 def architecture_key(spec) -> str:
@@ -261,7 +283,8 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
             # The sampler proposed an architecture already trained: tell it the same score
             # (same seed, same score) instead of training it again, and do not count it.
             trial.set_user_attr("duplicate_of", twin.number)
-            trial.set_user_attr("proxy_top1", twin.user_attrs["proxy_top1"])
+            for key in ("proxy_score", "proxy_top1"):
+                trial.set_user_attr(key, twin.user_attrs.get(key))
             study.tell(trial, twin.values)
             return "duplicate"
         trial.set_user_attr("feasible", True)
@@ -275,10 +298,12 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
         study.tell(trial, state=TrialState.FAIL)
         _requeue(study, trial, "interrupted")
         raise
+    trial.set_user_attr("proxy_score", result.score)
     trial.set_user_attr("proxy_top1", result.accuracy)
+    trial.set_user_attr("train_loss", result.train_loss)
     trial.set_user_attr("train_seconds", round(result.seconds, 2))
     trial.set_user_attr("final_loss", result.final_loss)
-    values = {"acc": result.accuracy, "madds": madds, "params": cost.params, "latency": latency}
+    values = {"acc": result.score, "madds": madds, "params": cost.params, "latency": latency}
     study.tell(trial, [values[o] for o in settings.objectives])
     return "trained"
 
