@@ -1,3 +1,4 @@
+import functools
 import json
 import os
 import pwd
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mfsearch import data
 from mfsearch.spec import load_model_spec
 
 REFERENCE = Path(__file__).parent / "data" / "official_variants_measured.json"
@@ -23,6 +25,16 @@ OFFICIAL_PARAMS = {
 PAPER_MADDS_M = {"mobile-former-26m": 26, "mobile-former-52m": 52, "mobile-former-96m": 96,
                  "mobile-former-151m": 151, "mobile-former-214m": 214,
                  "mobile-former-294m": 294, "mobile-former-508m": 508}
+
+
+@pytest.fixture(autouse=True)
+def small_builtin_task(monkeypatch):
+    """The CLI smoke runs train on the built-in task and check files, states and bands, not
+    accuracy: 1024 training and 512 held-out images instead of 8192 and 4096 keep the suite
+    fast. A test passing sizes to data.builtin is unaffected; subprocesses (the distributed
+    test's workers) use the full task."""
+    monkeypatch.setattr(data, "builtin", functools.partial(data.builtin, train_size=1024,
+                                                           val_size=512))
 
 
 @pytest.fixture(scope="session")

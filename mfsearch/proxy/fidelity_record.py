@@ -35,6 +35,10 @@ def fidelity_summary() -> str:
     return (f"Measured on {r['architectures']} architectures from a {r['band']} band "
             f"({r['date']}): ranking by this proxy ({r['proxy']}) vs a {r['factor']}x longer "
             f"training{reference}: Kendall tau {s['proxy']['kendall']:.2f}, Spearman rho "
-            f"{s['proxy']['spearman']:.2f}; ranking by params: tau {s['params']['kendall']:.2f}; "
+            f"{s['proxy']['spearman']:.2f}; "
+            + "".join(f"by the same runs' {label}: tau {s[key]['kendall']:.2f}; "
+                      for key, label in (("proxy_top1", "held-out top-1"),
+                                         ("proxy_loss", "training loss")) if key in s)
+            + f"ranking by params: tau {s['params']['kendall']:.2f}; "
             f"by MAdds: tau {s['madds']['kendall']:.2f}.{agreement} See "
             "reports/proxy_fidelity.md.")
