@@ -271,3 +271,17 @@ def test_search_reports_quote_every_ranker_of_the_record(monkeypatch):
         "rho 0.74; by the same runs' held-out top-1: tau 0.43; ranking by params: tau -0.36; by "
         "MAdds: tau 0.14. Two seeds' rankings agree at tau 0.59 for the proxy and 0.55 for the "
         "longer training. See reports/proxy_fidelity.md.")
+
+
+def test_a_study_from_before_score_kinds_resumes_only_by_top1(tmp_path):
+    """Studies written before candidates had a score kind were ranked by held-out top-1."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = optuna.create_study(storage=url, study_name="mfsearch", direction="maximize")
+    old.add_trial(optuna.trial.create_trial(value=0.4))
+    settings = study_mod.SearchSettings(space=load_space(), band=Band(
+        150_000_000, 0.1, "paper", 224), trials=2, proxy=ProxyConfig())
+    with pytest.raises(study_mod.UserError, match="ranks candidates by --proxy-score top1, not "
+                                                  "loss; use --proxy-score top1"):
+        study_mod.open_study(url, "mfsearch", settings)
+    top1 = study_mod.SearchSettings(**{**settings.__dict__, "proxy": ProxyConfig(score="top1")})
+    assert study_mod.open_study(url, "mfsearch", top1).user_attrs == {"proxy_score": "top1"}
