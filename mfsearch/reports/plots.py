@@ -119,7 +119,7 @@ def plot_study(trials: pd.DataFrame, out: Path, name: str) -> list[Path]:
     ax.set_title(f"Search {name}: proxy score vs MAdds\n(a short training on the search's "
                  "data ranks the candidates - not ImageNet top-1)", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return save(fig, out)
 

@@ -128,7 +128,7 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
                   f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
     ax.set_ylabel(score_label(settings.proxy.score))
     ax.set_title(f"Search: proxy score vs {'latency' if by_latency else 'MAdds'}")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
