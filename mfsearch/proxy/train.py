@@ -23,7 +23,7 @@ from ..families import build_model
 # four 240-step runs): two seeds' rankings agree at Kendall tau +0.60 by this score and +0.21
 # by held-out top-1; against the reference, tau +0.50 per seed on average against +0.32.
 # "top1": held-out top-1 after the run (with BatchNorm recalibrated).
-SCORES = ("loss", "top1")
+SCORES = {"loss": "minus the mean training loss over the run", "top1": "held-out top-1"}
 
 
 @dataclass(frozen=True)
@@ -61,8 +61,7 @@ class ProxyConfig:
         return self
 
     def describe_score(self) -> str:
-        return {"loss": "minus the mean training loss over the run",
-                "top1": "held-out top-1"}[self.score]
+        return SCORES[self.score]
 
 
 class TrainingDiverged(Exception):
@@ -71,13 +70,16 @@ class TrainingDiverged(Exception):
 
 @dataclass
 class ProxyResult:
-    score: float  # what ranks candidates, higher is better (ProxyConfig.score)
     accuracy: float  # held-out top-1, in [0, 1]
     train_loss: float  # mean training loss over all steps
     final_loss: float
     steps: int
     seconds: float
     device: str
+
+    def scored(self, kind: str) -> float:
+        """The run's score of that kind (one of SCORES): higher is better."""
+        return -self.train_loss if kind == "loss" else self.accuracy
 
 
 def pick_device(name: str) -> torch.device:
@@ -154,8 +156,7 @@ def _train(spec, data: Dataset, cfg: ProxyConfig, progress) -> ProxyResult:
     calibrate_batchnorm(model, x_train[:cfg.bn_calibration], cfg.batch_size, device)
     accuracy = evaluate(model, x_val, y_val, device)
     train_loss = loss_sum / cfg.steps
-    return ProxyResult(score=-train_loss if cfg.score == "loss" else accuracy,
-                       accuracy=accuracy, train_loss=train_loss, final_loss=loss_value,
+    return ProxyResult(accuracy=accuracy, train_loss=train_loss, final_loss=loss_value,
                        steps=cfg.steps, seconds=time.perf_counter() - start, device=str(device))
 
 

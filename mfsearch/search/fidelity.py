@@ -76,7 +76,7 @@ def _train_one(spec, data: Dataset, cfg: ProxyConfig) -> dict:
         raise UserError(f"{spec.name} (seed {cfg.seed}, {cfg.steps} steps) diverged: {exc}; "
                         "a ranking needs every training to finish (try a lower --proxy-lr)"
                         ) from None
-    return {"loss": -result.train_loss, "top1": result.accuracy, "seconds": result.seconds}
+    return {**{kind: result.scored(kind) for kind in SCORES}, "seconds": result.seconds}
 
 
 def _train_in_worker(task) -> tuple:

@@ -110,11 +110,6 @@ def draw_candidates(ax, points: list[tuple[float, float]], scale: float = 1e6) -
             label="Pareto front")
 
 
-def score_label(score: str) -> str:
-    return {"loss": "proxy score: minus mean training loss (higher is better)",
-            "top1": "proxy score: held-out top-1 (fraction)"}[score]
-
-
 def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     band = settings.band
@@ -126,7 +121,7 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
                    label="budget band")
     ax.set_xlabel("predicted latency (ms, this machine's lookup table)" if by_latency else
                   f"MAdds (M, {band.convention} convention, {band.resolution}x{band.resolution})")
-    ax.set_ylabel(score_label(settings.proxy.score))
+    ax.set_ylabel(f"proxy score: {settings.proxy.describe_score()}\n(higher is better)")
     ax.set_title(f"Search: proxy score vs {'latency' if by_latency else 'MAdds'}")
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)

@@ -298,12 +298,13 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
         study.tell(trial, state=TrialState.FAIL)
         _requeue(study, trial, "interrupted")
         raise
-    trial.set_user_attr("proxy_score", result.score)
+    score = result.scored(settings.proxy.score)
+    trial.set_user_attr("proxy_score", score)
     trial.set_user_attr("proxy_top1", result.accuracy)
     trial.set_user_attr("train_loss", result.train_loss)
     trial.set_user_attr("train_seconds", round(result.seconds, 2))
     trial.set_user_attr("final_loss", result.final_loss)
-    values = {"acc": result.score, "madds": madds, "params": cost.params, "latency": latency}
+    values = {"acc": score, "madds": madds, "params": cost.params, "latency": latency}
     study.tell(trial, [values[o] for o in settings.objectives])
     return "trained"
 
