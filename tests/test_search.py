@@ -273,6 +273,31 @@ def test_search_reports_quote_every_ranker_of_the_record(monkeypatch):
         "longer training. See reports/proxy_fidelity.md.")
 
 
+def test_search_reports_say_when_their_settings_were_not_measured(monkeypatch):
+    from dataclasses import asdict
+
+    from mfsearch.proxy import fidelity_record
+    record = {"architectures": 8, "band": "135-150M paper", "date": "2026-11-21",
+              "proxy": "60 steps", "factor": 4, "data": "builtin-bearings",
+              "config": asdict(ProxyConfig()),
+              "stats": {k: {"kendall": 0.5, "spearman": 0.6} for k in ("proxy", "params", "madds")}}
+    monkeypatch.setattr(fidelity_record, "load_record", lambda: record)
+    measured = fidelity_record.fidelity_summary()
+    assert measured.startswith("Measured on 8 architectures")
+    # The measured settings, another seed or device: the same measurement.
+    assert fidelity_record.fidelity_summary(
+        ProxyConfig(seed=3, device="cpu"), "builtin-bearings",
+        Band(150_000_000, 0.1, "paper", 224).label()) == measured
+    other = fidelity_record.fidelity_summary(
+        ProxyConfig(steps=200, score="top1"), "cifar:c10",
+        Band(300_000_000, 0.1, "paper", 160).label())
+    assert other == (
+        "Not measured for this search's settings: band 270-300M paper at 160x160 (measured: "
+        "135-150M paper); data cifar:c10 (measured: builtin-bearings); steps 200 (measured: 60); "
+        "score top1 (measured: loss). Run `mfsearch fidelity` with the same options to measure "
+        "them; the record below is for the measured settings only. " + measured)
+
+
 def test_a_study_from_before_score_kinds_resumes_only_by_top1(tmp_path):
     """Studies written before candidates had a score kind were ranked by held-out top-1."""
     url = f"sqlite:///{tmp_path / 'old.db'}"

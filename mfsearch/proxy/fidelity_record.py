@@ -20,11 +20,36 @@ def save_record(record: dict) -> None:
     RECORD.write_text(json.dumps(record, indent=1) + "\n")
 
 
-def fidelity_summary() -> str:
+# What a ranking's fidelity depends on, besides the band and the data (seed and device only
+# replay the same measurement).
+MEASURED_SETTINGS = ("steps", "batch_size", "resolution", "lr", "weight_decay", "warmup",
+                     "label_smoothing", "bn_calibration", "score")
+
+
+def differences(record: dict, proxy=None, data_name: str | None = None,
+                band_label: str | None = None) -> list[str]:
+    """How a search's settings differ from the recorded measurement's: "steps 200 (measured:
+    60)", one entry per setting."""
+    here = {"band": band_label, "data": data_name}
+    if proxy is not None:
+        here.update((name, getattr(proxy, name)) for name in MEASURED_SETTINGS)
+    measured = {"band": record.get("band"), "data": record.get("data"), **record.get("config", {})}
+    return [f"{name} {value} (measured: {measured[name]})" for name, value in here.items()
+            if value is not None and measured.get(name) is not None and value != measured[name]]
+
+
+def fidelity_summary(proxy=None, data_name: str | None = None,
+                     band_label: str | None = None) -> str:
+    """The recorded fidelity, in one paragraph; when the search's proxy, data or band differ
+    from what was measured, the paragraph starts by saying so."""
     r = load_record()
     if not r:
         return ("Not measured yet for this proxy: run `mfsearch fidelity` (results go to "
                 "reports/proxy_fidelity.md).")
+    changed = differences(r, proxy, data_name, band_label)
+    caveat = (f"Not measured for this search's settings: {'; '.join(changed)}. Run `mfsearch "
+              "fidelity` with the same options to measure them; the record below is for the "
+              "measured settings only. " if changed else "")
     s = r["stats"]
     repeats = r.get("repeats", 1)
     reference = f" (mean of {repeats} seeds)" if repeats > 1 else ""
@@ -32,7 +57,7 @@ def fidelity_summary() -> str:
     if "replicates" in r:
         agreement = (f" Two seeds' rankings agree at tau {r['replicates']['proxy']:.2f} for "
                      f"the proxy and {r['replicates']['long']:.2f} for the longer training.")
-    return (f"Measured on {r['architectures']} architectures from a {r['band']} band "
+    return (caveat + f"Measured on {r['architectures']} architectures from a {r['band']} band "
             f"({r['date']}): ranking by this proxy ({r['proxy']}) vs a {r['factor']}x longer "
             f"training{reference}: Kendall tau {s['proxy']['kendall']:.2f}, Spearman rho "
             f"{s['proxy']['spearman']:.2f}; "

@@ -59,6 +59,13 @@ class Band:
     def fmt(self, value: int | float) -> str:
         return f"{value:.2f} ms" if self.latency is not None else f"{value / 1e6:.1f}M"
 
+    def label(self) -> str:
+        """Short name of the band, as fidelity records store it: "135-150M paper"."""
+        if self.latency is not None:
+            return f"{self.low:.2f}-{self.budget:.2f} ms predicted latency"
+        at = "" if self.resolution == 224 else f" at {self.resolution}x{self.resolution}"
+        return f"{self.low / 1e6:.0f}-{self.budget / 1e6:.0f}M {self.convention}{at}"
+
     def describe(self) -> str:
         if self.latency is not None:
             s = self.latency.settings
