@@ -290,9 +290,10 @@ def test_search_reports_say_when_their_settings_were_not_measured(monkeypatch):
         Band(150_000_000, 0.1, "paper", 224).label()) == measured
     other = fidelity_record.fidelity_summary(
         ProxyConfig(steps=200, score="top1"), "cifar:c10",
-        Band(300_000_000, 0.1, "paper", 160).label())
+        Band(300_000_000, 0.1, "paper", 160).label(), "iformer")
     assert other == (
-        "Not measured for this search's settings: band 270-300M paper at 160x160 (measured: "
+        "Not measured for this search's settings: family iformer (measured: mobile-former); "
+        "band 270-300M paper at 160x160 (measured: "
         "135-150M paper); data cifar:c10 (measured: builtin-bearings); steps 200 (measured: 60); "
         "score top1 (measured: loss). Run `mfsearch fidelity` with the same options to measure "
         "them; the record below is for the measured settings only. " + measured)

@@ -27,26 +27,28 @@ MEASURED_SETTINGS = ("steps", "batch_size", "resolution", "lr", "weight_decay", 
 
 
 def differences(record: dict, proxy=None, data_name: str | None = None,
-                band_label: str | None = None) -> list[str]:
+                band_label: str | None = None, family: str | None = None) -> list[str]:
     """How a search's settings differ from the recorded measurement's: "steps 200 (measured:
     60)", one entry per setting."""
-    here = {"band": band_label, "data": data_name}
+    here = {"family": family, "band": band_label, "data": data_name}
     if proxy is not None:
         here.update((name, getattr(proxy, name)) for name in MEASURED_SETTINGS)
-    measured = {"band": record.get("band"), "data": record.get("data"), **record.get("config", {})}
+    # Records from before the family was stored were all measured on the default space.
+    measured = {"family": record.get("family", "mobile-former"), "band": record.get("band"),
+                "data": record.get("data"), **record.get("config", {})}
     return [f"{name} {value} (measured: {measured[name]})" for name, value in here.items()
             if value is not None and measured.get(name) is not None and value != measured[name]]
 
 
-def fidelity_summary(proxy=None, data_name: str | None = None,
-                     band_label: str | None = None) -> str:
+def fidelity_summary(proxy=None, data_name: str | None = None, band_label: str | None = None,
+                     family: str | None = None) -> str:
     """The recorded fidelity, in one paragraph; when the search's proxy, data or band differ
     from what was measured, the paragraph starts by saying so."""
     r = load_record()
     if not r:
         return ("Not measured yet for this proxy: run `mfsearch fidelity` (results go to "
                 "reports/proxy_fidelity.md).")
-    changed = differences(r, proxy, data_name, band_label)
+    changed = differences(r, proxy, data_name, band_label, family)
     caveat = (f"Not measured for this search's settings: {'; '.join(changed)}. Run `mfsearch "
               "fidelity` with the same options to measure them; the record below is for the "
               "measured settings only. " if changed else "")

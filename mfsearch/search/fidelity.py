@@ -167,7 +167,7 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
     record = {
         "date": datetime.date.today().isoformat(), "architectures": count, "factor": factor,
         "repeats": repeats,
-        "band": band.label(),
+        "family": space.family, "band": band.label(),
         "proxy": f"{proxy.steps} steps, batch {proxy.batch_size}, {proxy.resolution}px, "
                  f"lr {proxy.lr:g}, scored by {proxy.describe_score()}",
         "config": asdict(proxy), "data": data.name,

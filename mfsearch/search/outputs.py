@@ -157,7 +157,8 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"{proxy.resolution}, lr {proxy.lr:g} cosine, data {data_name}; score: "
         f"{proxy.describe_score()} (higher is better)",
         f"- trials: {json.dumps(states)}", "",
-        "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label()), "",
+        "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label(),
+                                                    settings.space.family), "",
         "## Leaderboard (ranked by the proxy's score; top-1 is on the search's data, not "
         "ImageNet accuracy)", "",
         board.to_markdown(index=False) if len(board) else "_no trained candidates yet_", "",
