@@ -54,6 +54,9 @@ def test_smoke_run_writes_everything_inside_the_band(tmp_path, capsys):
     assert main(["cost", str(out / "best.yaml"), "--format", "json"]) == 0
     report = (out / "report.md").read_text()
     assert "## Proxy fidelity" in report and "## Leaderboard" in report
+    # The recorded fidelity is for 60 steps, not the smoke path's 5.
+    assert "Not measured for this search's settings: steps 5 (measured: 60); warmup 1 " \
+           "(measured: 6). Run `mfsearch fidelity`" in report
     assert "score: minus the mean training loss over the run (higher is better)" in report
     assert re.search(r"\| +rank \| +trial \| +proxy score \| +proxy top-1 \|", report)
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
