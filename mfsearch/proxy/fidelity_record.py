@@ -20,8 +20,8 @@ def save_record(record: dict) -> None:
     RECORD.write_text(json.dumps(record, indent=1) + "\n")
 
 
-# What a ranking's fidelity depends on, besides the band and the data (seed and device only
-# replay the same measurement).
+# The proxy settings a ranking's fidelity depends on, besides the family, band and data (seed
+# and device only replay the same measurement).
 MEASURED_SETTINGS = ("steps", "batch_size", "resolution", "lr", "weight_decay", "warmup",
                      "label_smoothing", "bn_calibration", "score")
 
@@ -42,8 +42,8 @@ def differences(record: dict, proxy=None, data_name: str | None = None,
 
 def fidelity_summary(proxy=None, data_name: str | None = None, band_label: str | None = None,
                      family: str | None = None) -> str:
-    """The recorded fidelity, in one paragraph; when the search's proxy, data or band differ
-    from what was measured, the paragraph starts by saying so."""
+    """The recorded fidelity, in one paragraph; when the search's proxy, data, band or space
+    family differ from what was measured, the paragraph starts by saying so."""
     r = load_record()
     if not r:
         return ("Not measured yet for this proxy: run `mfsearch fidelity` (results go to "
