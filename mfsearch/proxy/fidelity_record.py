@@ -4,6 +4,7 @@ search report."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 RECORD = Path(__file__).with_name("fidelity_measured.json")
@@ -20,10 +21,9 @@ def save_record(record: dict) -> None:
     RECORD.write_text(json.dumps(record, indent=1) + "\n")
 
 
-# The proxy settings a ranking's fidelity depends on, besides the family, band and data (seed
-# and device only replay the same measurement).
-MEASURED_SETTINGS = ("steps", "batch_size", "resolution", "lr", "weight_decay", "warmup",
-                     "label_smoothing", "bn_calibration", "score")
+# Proxy settings that only replay the same measurement; every other one (and the family, band
+# and data) changes what a ranking's fidelity is.
+REPLAY_ONLY = ("seed", "device")
 
 
 def differences(record: dict, proxy=None, data_name: str | None = None,
@@ -32,7 +32,7 @@ def differences(record: dict, proxy=None, data_name: str | None = None,
     60)", one entry per setting."""
     here = {"family": family, "band": band_label, "data": data_name}
     if proxy is not None:
-        here.update((name, getattr(proxy, name)) for name in MEASURED_SETTINGS)
+        here.update((k, v) for k, v in asdict(proxy).items() if k not in REPLAY_ONLY)
     # Records from before the family was stored were all measured on the default space.
     measured = {"family": record.get("family", "mobile-former"), "band": record.get("band"),
                 "data": record.get("data"), **record.get("config", {})}
