@@ -224,7 +224,9 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     if args.record:
         save_record(record)
     for name, s in record["stats"].items():
-        print(f"{name:>10}: Kendall tau {s['kendall']:+.3f}, Spearman rho {s['spearman']:+.3f}")
+        print(f"{name:>10}: Kendall tau {s['kendall']:+.3f} "
+              f"({fidelity.interval_text(s['kendall_interval'])}), "
+              f"Spearman rho {s['spearman']:+.3f}")
     for name, tau in record.get("replicates", {}).items():
         print(f"{name:>10}: seeds agree at Kendall tau {tau:+.3f}")
     print(f"wrote {args.report}")

@@ -59,10 +59,18 @@ def fidelity_summary(proxy=None, data_name: str | None = None, band_label: str |
     if "replicates" in r:
         agreement = (f" Two seeds' rankings agree at tau {r['replicates']['proxy']:.2f} for "
                      f"the proxy and {r['replicates']['long']:.2f} for the longer training.")
+    interval = s["proxy"].get("kendall_interval")
+    spread = (f" ({r['confidence']:.0%} bootstrap interval over architectures "
+              f"{interval[0]:.2f} to {interval[1]:.2f})" if interval else "")
+    seeds = ""
+    if r.get("seed_taus"):
+        taus = r["seed_taus"]
+        seeds = (f"each of {len(taus)} proxy seeds alone: tau {min(taus):.2f} to "
+                 f"{max(taus):.2f}, mean {sum(taus) / len(taus):.2f}; ")
     return (caveat + f"Measured on {r['architectures']} architectures from a {r['band']} band "
             f"({r['date']}): ranking by this proxy ({r['proxy']}) vs a {r['factor']}x longer "
-            f"training{reference}: Kendall tau {s['proxy']['kendall']:.2f}, Spearman rho "
-            f"{s['proxy']['spearman']:.2f}; "
+            f"training{reference}: Kendall tau {s['proxy']['kendall']:.2f}{spread}, Spearman rho "
+            f"{s['proxy']['spearman']:.2f}; " + seeds
             + "".join(f"by the same runs' {label}: tau {s[key]['kendall']:.2f}; "
                       for key, label in (("proxy_top1", "held-out top-1"),
                                          ("proxy_loss", "training loss")) if key in s)

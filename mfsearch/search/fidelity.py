@@ -7,9 +7,11 @@ import itertools
 import multiprocessing
 import signal
 import threading
+import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
@@ -34,13 +36,57 @@ def sample_band(space: SearchSpace, band: Band, count: int, seed: int, max_tries
                        "samples")
 
 
+BOOTSTRAP_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+def _kendall(x, y) -> float:
+    return float(stats.kendalltau(x, y).statistic)
+
+
+def tau_interval(frame: pd.DataFrame, column: str, reference: str = "long",
+                 minus: str | None = None) -> tuple[float, float] | None:
+    """Bootstrap interval of `column`'s Kendall tau against `reference` (less `minus`'s tau,
+    to compare two rankers on the same resamples), resampling architectures with all their
+    columns, percentile method: how far another sample of as many architectures from the same
+    band could move it. With a dozen architectures a tau's interval spans about +-0.3. None
+    when there are too few architectures to resample (a resample of one repeated architecture
+    has no ranking)."""
+    def statistic(idx):
+        rows = frame.iloc[idx]
+        tau = _kendall(rows[column], rows[reference])
+        return tau - _kendall(rows[minus], rows[reference]) if minus else tau
+
+    with warnings.catch_warnings():  # a handful of architectures: degenerate resamples
+        warnings.simplefilter("ignore")
+        ci = stats.bootstrap((np.arange(len(frame)),), statistic, vectorized=False,
+                             n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE,
+                             method="percentile", rng=np.random.default_rng(0)
+                             ).confidence_interval
+    low, high = float(ci.low), float(ci.high)
+    return None if np.isnan(low) or np.isnan(high) else (low, high)
+
+
 def rank_stats(frame: pd.DataFrame, reference: str, columns: list[str]) -> dict:
     out = {}
     for col in columns:
-        tau = stats.kendalltau(frame[col], frame[reference]).statistic
         rho = stats.spearmanr(frame[col], frame[reference]).statistic
-        out[col] = {"kendall": float(tau), "spearman": float(rho)}
+        out[col] = {"kendall": _kendall(frame[col], frame[reference]), "spearman": float(rho),
+                    "kendall_interval": tau_interval(frame, col, reference)}
     return out
+
+
+def margins(frame: pd.DataFrame, stats_: dict, baselines=("params", "madds")) -> dict:
+    """How far the proxy's tau exceeds each baseline's, with its interval: the proxy must beat
+    them, and with a dozen architectures that is only shown when the interval stays above 0."""
+    return {b: {"margin": stats_["proxy"]["kendall"] - stats_[b]["kendall"],
+                "interval": tau_interval(frame, "proxy", "long", minus=b)} for b in baselines}
+
+
+def seed_taus(frame: pd.DataFrame, seeds: list[int]) -> list[float]:
+    """Kendall tau of each seed's proxy alone against the reference: the spread of what one
+    search (one proxy run per candidate) can expect, of which the recorded `proxy` is one draw."""
+    return [_kendall(frame[f"proxy_seed{s}"], frame["long"]) for s in seeds]
 
 
 def replicate_tau(frame: pd.DataFrame, columns: list[str]) -> float:
@@ -174,12 +220,14 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
         # Short training amplifies float rounding, which depends on the thread count.
         "threads": threads_per_job(jobs),
         "jobs": jobs,
-        "stats": rank_stats(frame, "long", rankers),
+        "stats": rank_stats(frame, "long", rankers), "confidence": CONFIDENCE,
     }
+    record["margins"] = margins(frame, record["stats"])
     if repeats > 1:
         record["replicates"] = {
             kind: replicate_tau(frame, [f"{kind}_seed{s}" for s in seeds])
             for kind in ("proxy", "long")}
+        record["seed_taus"] = seed_taus(frame, seeds)
     return frame, record
 
 
@@ -194,9 +242,14 @@ def _other_scores(record: dict) -> str:
             f"ranked by {' and '.join(_OTHER_SCORES[k] for k in rows)}. ")
 
 
+def interval_text(interval) -> str:
+    return "n/a" if interval is None else f"{interval[0]:+.2f} to {interval[1]:+.2f}"
+
+
 def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) -> None:
     s = record["stats"]
     table = pd.DataFrame([{"ranker": k, "Kendall tau": round(v["kendall"], 3),
+                           f"{CONFIDENCE:.0%} interval": interval_text(v.get("kendall_interval")),
                            "Spearman rho": round(v["spearman"], 3)} for k, v in s.items()])
     repeats = record.get("repeats", 1)
     first = record["config"]["seed"]
@@ -218,8 +271,18 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
         "held-out top-1 after re-estimating BatchNorm statistics on "
         f"{record['config']['bn_calibration']} training images; "
         + _other_scores(record) + "The table compares each ranking with the reference "
-        "ranking; params and MAdds are the baselines a proxy must beat.", "",
+        "ranking; params and MAdds are the baselines a proxy must beat. The interval is a "
+        f"bootstrap over the architectures ({BOOTSTRAP_RESAMPLES} resamples, percentile): how "
+        f"far another {record['architectures']} architectures from the same band could move "
+        "the tau.", "",
         table.to_markdown(index=False), ""]
+    if "margins" in record:
+        lines += [
+            "The proxy's tau less each baseline's, on the same resamples: " + "; ".join(
+                f"{name} {m['margin']:+.3f} ({interval_text(m['interval'])})"
+                for name, m in record["margins"].items())
+            + ". An interval wholly above 0: the proxy beats that baseline beyond the luck of "
+            "which architectures were drawn.", ""]
     if "replicates" in record:
         r = record["replicates"]
         lines += [
@@ -231,6 +294,14 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
             pd.DataFrame([{"training": "proxy", "Kendall tau": round(r["proxy"], 3)},
                           {"training": f"{record['factor']}x", "Kendall tau": round(r["long"], 3)}
                           ]).to_markdown(index=False), ""]
+    if "seed_taus" in record:
+        taus = record["seed_taus"]
+        each = ", ".join(f"seed {first + k} {t:+.3f}" for k, t in enumerate(taus))
+        lines += [
+            "## Each proxy seed against the reference", "",
+            f"A search scores each candidate with one proxy run; its ranking is one draw of "
+            f"several. Each seed's proxy alone ranks at Kendall tau {each} (mean "
+            f"{sum(taus) / len(taus):+.3f}) against the reference.", ""]
     lines += ["## Per architecture", "", frame.to_markdown(index=False), ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
