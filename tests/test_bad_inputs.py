@@ -161,6 +161,8 @@ CASES = [
     (["fidelity", "--budget", "abc"], "budget"),
     (["fidelity", "--archs", "2"], "at least 3"),
     (["fidelity", "--factor", "0"], "positive integer"),
+    (["fidelity", "--archs", "3", "--trainings", "tests"], "--trainings tests: cannot use it as "
+     "the training log (Is a directory)"),
     # ablate / plot / report
     (["ablate", "--table", "3"], "unknown table"),
     (["ablate", "--model", "no-such-model"], "no-such-model"),

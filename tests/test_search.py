@@ -189,6 +189,7 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     out = capsys.readouterr().out
     assert "proxy: Kendall tau" in out and "long: seeds agree at Kendall tau" in out
     assert RECORD.read_text() == before  # only --record replaces the quoted fidelity
+    assert len((tmp_path / "fidelity.trainings.jsonl").read_text().splitlines()) == 12
 
 
 def test_tau_interval_resamples_architectures_with_all_their_rankings():
@@ -234,6 +235,59 @@ def test_fidelity_jobs_score_like_one_process_with_the_same_threads():
     pd.testing.assert_frame_equal(parallel.drop(columns=timings), serial.drop(columns=timings))
     assert list(parallel.columns[-2:]) == timings and (parallel[timings] > 0).all().all()
     assert sorted(line.split("]")[0] for line in lines) == ["[1/3", "[2/3", "[3/3"]
+
+
+def _tiny_measure(count, trainings, log=None, **changes):
+    band = Band(parse_budget("150M"), 0.1, "paper", 224)
+    cfg = ProxyConfig(steps=2, batch_size=16, resolution=16, bn_calibration=32, **changes)
+    data = datasets.builtin(train_size=96, val_size=48)
+    return fidelity.measure(load_space(None), band, data, cfg, count, 2, 0, repeats=2,
+                            log=log if log is not None else (lambda line: None),
+                            trainings=trainings)
+
+
+def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_path,
+                                                                          monkeypatch):
+    log = tmp_path / "trainings.jsonl"
+    calls = []
+    real = fidelity.train_proxy
+
+    def interrupted_after_five(spec, data, cfg):
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        calls.append(spec.name)
+        return real(spec, data, cfg)
+
+    monkeypatch.setattr(fidelity, "train_proxy", interrupted_after_five)
+    with pytest.raises(KeyboardInterrupt):
+        _tiny_measure(3, log)
+    assert len(log.read_text().splitlines()) == 5  # every finished training was kept
+    with log.open("a") as f:
+        f.write('{"key": "cut short')  # a line cut when the process was killed
+    monkeypatch.setattr(fidelity, "train_proxy", real)
+    lines = []
+    first, record = _tiny_measure(3, log, lines.append)
+    assert lines[0] == f"reusing 5 of 12 trainings from {log}" and record["reused"] == 5
+    # Three more architectures (the band is sampled in the same order): only they are trained.
+    lines.clear()
+    more, record = _tiny_measure(6, log, lines.append)
+    assert lines[0] == f"reusing 12 of 24 trainings from {log}" and record["reused"] == 12
+    pd.testing.assert_frame_equal(more.head(3), first)
+    # What was reused scores exactly as a fresh training does.
+    fresh, _ = _tiny_measure(3, None)
+    timings = ["proxy_s", "long_s"]
+    pd.testing.assert_frame_equal(first.drop(columns=timings), fresh.drop(columns=timings))
+    # Other settings are other trainings.
+    lines.clear()
+    _, record = _tiny_measure(3, log, lines.append, lr=1e-3)
+    assert record["reused"] == 0 and not any(line.startswith("reusing") for line in lines)
+
+
+def test_training_log_ignores_docstrings_and_comments_but_not_code():
+    from mfsearch.search.training_log import _code_only
+    documented = '"""Module."""\ndef f(x):\n    """Why."""\n    # note\n    return x + 1\n'
+    assert _code_only(documented) == _code_only("def f(x):\n    return x+1  # other\n")
+    assert _code_only(documented) != _code_only("def f(x):\n    return x + 2\n")
 
 
 def test_fidelity_names_a_diverged_training_in_one_line(tmp_path, capsys):

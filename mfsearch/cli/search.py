@@ -85,6 +85,10 @@ def register(sub) -> None:
                    "in its own process with the CPU threads split between them (default 1); on "
                    "a CPU, --jobs equal to the core count finishes sooner")
     p.add_argument("--report", default="reports/proxy_fidelity.md")
+    p.add_argument("--trainings", metavar="FILE", help="finished trainings are appended here as "
+                   "they come; a rerun (after an interruption, or with more --archs or "
+                   "--repeats) trains only those not in it yet (default: beside --report, "
+                   "<report>.trainings.jsonl)")
     p.add_argument("--record", action="store_true", help="store the result as the measured "
                    "fidelity quoted by every search report")
     add_common(p)
@@ -217,10 +221,12 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     check_reachable(space, band)
     data = datasets.load(args.data, seed=args.seed)
     start = time.time()
+    report = Path(args.report)
+    trainings = Path(args.trainings) if args.trainings else report.with_suffix(".trainings.jsonl")
     frame, record = fidelity.measure(space, band, data, proxy_config(args), args.archs, args.factor,
-                                     args.seed, args.repeats, args.jobs)
+                                     args.seed, args.repeats, args.jobs, trainings=trainings)
     record["seconds"] = round(time.time() - start)
-    fidelity.write_report(frame, record, Path(args.report), _command_line(args))
+    fidelity.write_report(frame, record, report, _command_line(args))
     if args.record:
         save_record(record)
     for name, s in record["stats"].items():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,17 @@ class Dataset:
 
     def train(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self._split("train", resolution)
+
+    def identity(self) -> dict:
+        """What a training's outcome depends on in this dataset: for the built-in task its sizes
+        and seed (its code is fingerprinted with the training code), for images from disk a
+        digest of the images and labels themselves."""
+        if self._train is None:
+            return {"name": self.name, "sizes": list(self.synthetic_sizes), "seed": self.seed}
+        digest = hashlib.sha256()
+        for tensor in (*self._train, *self._val):
+            digest.update(tensor.contiguous().numpy())
+        return {"name": self.name, "digest": digest.hexdigest()}
 
     def val(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self._split("val", resolution)

@@ -22,6 +22,7 @@ from ..errors import UserError
 from ..proxy.train import SCORES, ProxyConfig, TrainingDiverged, train_proxy
 from .space import SearchSpace, random_specs
 from .study import Band
+from .training_log import TrainingLog
 
 
 def sample_band(space: SearchSpace, band: Band, count: int, seed: int, max_tries: int = 20000):
@@ -188,24 +189,41 @@ def _row(spec, band: Band, seeds: list[int], score: str, results: dict) -> dict:
 
 
 def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
-            factor: int, seed: int, repeats: int = 1, jobs: int = 1, log=print
-            ) -> tuple[pd.DataFrame, dict]:
+            factor: int, seed: int, repeats: int = 1, jobs: int = 1, log=print,
+            trainings: Path | None = None) -> tuple[pd.DataFrame, dict]:
     """Train every sampled architecture with the proxy and a `factor`x longer run, each with
     `repeats` seeds, `jobs` trainings at a time. The reference ranking is the mean of the longer
-    runs over seeds; "proxy" is the first seed's proxy alone, which is what a search scores."""
+    runs over seeds; "proxy" is the first seed's proxy alone, which is what a search scores.
+    With `trainings` (a TrainingLog file), finished trainings are appended there as they come
+    and those already in it are not trained again."""
     specs = sample_band(space, band, count, seed)
     seeds = [proxy.seed + k for k in range(repeats)]
     runs = list(_runs(specs, proxy, factor, repeats))
+    config = {(i, kind, s): cfg for i, kind, s, cfg in runs}
+    done = TrainingLog(trainings, data, threads_per_job(jobs)) if trainings else None
+    cached = {key: done.get(specs[key[0]], cfg) for key, cfg in config.items()} if done else {}
+    cached = {key: outcome for key, outcome in cached.items() if outcome is not None}
+    if cached:
+        log(f"reusing {len(cached)} of {len(runs)} trainings from {trainings}")
+    todo = [run for run in runs if run[:3] not in cached]
     results: list[dict] = [{} for _ in specs]  # per architecture: (kind, seed) -> outcome
     rows: list = [None] * count
-    for (i, kind, s), outcome in _train_all(specs, data, runs, jobs):
-        results[i][kind, s] = outcome
-        if len(results[i]) == 2 * repeats:
+    try:
+        for (i, kind, s), outcome in itertools.chain(cached.items(),
+                                                     _train_all(specs, data, todo, jobs)):
+            results[i][kind, s] = outcome
+            if done and (i, kind, s) not in cached:
+                done.add(specs[i], config[i, kind, s], outcome)
+            if len(results[i]) < 2 * repeats:
+                continue
             rows[i] = row = _row(specs[i], band, seeds, proxy.score, results[i])
             log(f"[{count - rows.count(None)}/{count}] {row['arch']}: MAdds "
                 f"{row['madds'] / 1e6:.1f}M, proxy {row['proxy']:.3f}, {factor}x "
                 f"{row['long']:.3f}" + (f" (mean of {repeats} seeds)" if repeats > 1 else "")
                 + f" ({row['proxy_s']:.0f}s + {row['long_s']:.0f}s)")
+    finally:
+        if done:
+            done.close()
     frame = pd.DataFrame(rows)
     rankers = (["proxy"] + (["proxy_mean"] if repeats > 1 else [])
                + [f"proxy_{other}" for other in SCORES if other != proxy.score]
@@ -219,7 +237,7 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
         "config": asdict(proxy), "data": data.name,
         # Short training amplifies float rounding, which depends on the thread count.
         "threads": threads_per_job(jobs),
-        "jobs": jobs,
+        "jobs": jobs, "reused": len(cached),
         "stats": rank_stats(frame, "long", rankers), "confidence": CONFIDENCE,
     }
     record["margins"] = margins(frame, record["stats"])
@@ -262,6 +280,10 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
     jobs = record.get("jobs", 1)
     machine = f"{record['threads']} CPU threads" if jobs == 1 else \
         f"{jobs} trainings at a time, {record['threads']} CPU thread(s) each"
+    reused = record.get("reused", 0)
+    if reused:
+        machine += f"; {reused} of {2 * record['architectures'] * repeats} trainings reused " \
+                   "from an earlier run's training log"
     lines = [
         "# Proxy fidelity", "",
         f"Command: `{command}` ({record['date']}, data {record['data']}, {machine})", "",

@@ -1,0 +1,93 @@
+"""Finished trainings of a fidelity measurement, one JSON line each, appended as they finish:
+an interrupted measurement keeps them, and a rerun or a larger one (more architectures, more
+seeds) trains only what is missing."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from ..data import Dataset
+from ..errors import UserError
+from ..proxy.train import pick_device
+
+# The code a training's outcome depends on: a change to it makes earlier lines stale.
+_CODE = ("families.py", "data", "models", "spec", "proxy/train.py")
+
+
+def _code_only(source: str) -> str:
+    """The source's syntax tree without docstrings: comments, docstrings and layout do not
+    change a training, so editing them keeps the log."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def code_fingerprint() -> str:
+    root = Path(__file__).resolve().parent.parent
+    files = [f for entry in _CODE for f in
+             (sorted((root / entry).rglob("*.py")) if (root / entry).is_dir() else [root / entry])]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(_code_only(path.read_text(encoding="utf-8")).encode())
+    return digest.hexdigest()
+
+
+class TrainingLog:
+    """Outcomes keyed by everything that decides them: the architecture (not its name), the
+    training settings with the seed, the data, the CPU threads (they change float rounding),
+    the torch version and the training code."""
+
+    def __init__(self, path: Path, data: Dataset, threads: int):
+        self.path = Path(path)
+        self._context = {"data": data.identity(), "threads": threads,
+                         "torch": torch.__version__, "code": code_fingerprint()}
+        self._done: dict[str, dict] = {}
+        try:
+            text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
+            for line in text.splitlines():
+                try:
+                    entry = json.loads(line)
+                    self._done[entry["key"]] = entry["outcome"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short when the process was killed
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a")
+            if text and not text.endswith("\n"):  # end the line a killed process cut short
+                self._file.write("\n")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not a text file"
+            raise UserError(f"--trainings {self.path}: cannot use it as the training log "
+                            f"({reason})") from None
+
+    def key(self, spec, cfg) -> str:
+        architecture = {k: v for k, v in spec.to_dict().items() if k != "name"}
+        config = {**asdict(cfg), "device": str(pick_device(cfg.device))}  # "auto" -> cuda/cpu
+        text = json.dumps({"spec": architecture, "config": config, **self._context},
+                          sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get(self, spec, cfg) -> dict | None:
+        return self._done.get(self.key(spec, cfg))
+
+    def add(self, spec, cfg, outcome: dict) -> None:
+        key = self.key(spec, cfg)
+        self._done[key] = outcome
+        self._file.write(json.dumps({"key": key, "arch": spec.name, "steps": cfg.steps,
+                                     "seed": cfg.seed, "outcome": outcome}) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
