@@ -170,7 +170,7 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     for ranker in ("| proxy ", "| proxy_mean ", "| proxy_top1 ", "| params ", "| madds "):
         assert ranker in text
     assert "## Seed agreement" in text and "| 2x " in text
-    # Three architectures are too few to bootstrap: the interval says so instead of a number.
+    # Three architectures are too few to resample: the interval says so instead of a number.
     assert "| 95% interval " in text and "| n/a " in text
     assert "The proxy's tau less each baseline's, on the same resamples: params " in text
     assert "## Each proxy seed against the reference" in text
@@ -204,7 +204,7 @@ def test_tau_interval_resamples_architectures_with_all_their_rankings():
     assert low < tau < high == 1.0 and fidelity.tau_interval(frame, "shuffled") == (low, high)
     gap_low, gap_high = fidelity.tau_interval(frame, "same", minus="shuffled")
     assert gap_low == 0.0 < 1 - tau < gap_high
-    assert fidelity.tau_interval(frame.head(4), "shuffled") is None  # too few to resample
+    assert fidelity.tau_interval(frame.head(7), "shuffled") is None  # too few to resample
 
 
 def test_seed_taus_rank_each_proxy_seed_against_the_reference():
@@ -241,7 +241,7 @@ def _tiny_measure(count, trainings, log=None, **changes):
     band = Band(parse_budget("150M"), 0.1, "paper", 224)
     cfg = ProxyConfig(steps=2, batch_size=16, resolution=16, bn_calibration=32, **changes)
     data = datasets.builtin(train_size=96, val_size=48)
-    return fidelity.measure(load_space(None), band, data, cfg, count, 2, 0, repeats=2,
+    return fidelity.measure(load_space(None), band, data, cfg, count, 2, 0,
                             log=log if log is not None else (lambda line: None),
                             trainings=trainings)
 
@@ -252,26 +252,26 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
     calls = []
     real = fidelity.train_proxy
 
-    def interrupted_after_five(spec, data, cfg):
-        if len(calls) == 5:
+    def interrupted_after_three(spec, data, cfg):
+        if len(calls) == 3:
             raise KeyboardInterrupt
         calls.append(spec.name)
         return real(spec, data, cfg)
 
-    monkeypatch.setattr(fidelity, "train_proxy", interrupted_after_five)
+    monkeypatch.setattr(fidelity, "train_proxy", interrupted_after_three)
     with pytest.raises(KeyboardInterrupt):
         _tiny_measure(3, log)
-    assert len(log.read_text().splitlines()) == 5  # every finished training was kept
+    assert len(log.read_text().splitlines()) == 3  # every finished training was kept
     with log.open("a") as f:
         f.write('{"key": "cut short')  # a line cut when the process was killed
     monkeypatch.setattr(fidelity, "train_proxy", real)
     lines = []
     first, record = _tiny_measure(3, log, lines.append)
-    assert lines[0] == f"reusing 5 of 12 trainings from {log}" and record["reused"] == 5
-    # Three more architectures (the band is sampled in the same order): only they are trained.
+    assert lines[0] == f"reusing 3 of 6 trainings from {log}" and record["reused"] == 3
+    # One more architecture (the band is sampled in the same order): only it is trained.
     lines.clear()
-    more, record = _tiny_measure(6, log, lines.append)
-    assert lines[0] == f"reusing 12 of 24 trainings from {log}" and record["reused"] == 12
+    more, record = _tiny_measure(4, log, lines.append)
+    assert lines[0] == f"reusing 6 of 8 trainings from {log}" and record["reused"] == 6
     pd.testing.assert_frame_equal(more.head(3), first)
     # What was reused scores exactly as a fresh training does.
     fresh, _ = _tiny_measure(3, None)

@@ -39,6 +39,9 @@ def sample_band(space: SearchSpace, band: Band, count: int, seed: int, max_tries
 
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
+# Below this many architectures resamples repeat so few distinct ones that an interval means
+# nothing (and the acceptance asks for at least 8).
+MIN_FOR_INTERVAL = 8
 
 
 def _kendall(x, y) -> float:
@@ -51,14 +54,17 @@ def tau_interval(frame: pd.DataFrame, column: str, reference: str = "long",
     to compare two rankers on the same resamples), resampling architectures with all their
     columns, percentile method: how far another sample of as many architectures from the same
     band could move it. With a dozen architectures a tau's interval spans about +-0.3. None
-    when there are too few architectures to resample (a resample of one repeated architecture
-    has no ranking)."""
-    def statistic(idx):
-        rows = frame.iloc[idx]
-        tau = _kendall(rows[column], rows[reference])
-        return tau - _kendall(rows[minus], rows[reference]) if minus else tau
+    for fewer than MIN_FOR_INTERVAL architectures, or when a resample has no ranking."""
+    if len(frame) < MIN_FOR_INTERVAL:
+        return None
+    x, ref = frame[column].to_numpy(), frame[reference].to_numpy()
+    base = frame[minus].to_numpy() if minus else None
 
-    with warnings.catch_warnings():  # a handful of architectures: degenerate resamples
+    def statistic(idx):
+        tau = _kendall(x[idx], ref[idx])
+        return tau - _kendall(base[idx], ref[idx]) if minus else tau
+
+    with warnings.catch_warnings():  # a resample of one repeated architecture: NaN, said below
         warnings.simplefilter("ignore")
         ci = stats.bootstrap((np.arange(len(frame)),), statistic, vectorized=False,
                              n_resamples=BOOTSTRAP_RESAMPLES, confidence_level=CONFIDENCE,
@@ -77,10 +83,10 @@ def rank_stats(frame: pd.DataFrame, reference: str, columns: list[str]) -> dict:
     return out
 
 
-def margins(frame: pd.DataFrame, stats_: dict, baselines=("params", "madds")) -> dict:
+def margins(frame: pd.DataFrame, ranked: dict, baselines=("params", "madds")) -> dict:
     """How far the proxy's tau exceeds each baseline's, with its interval: the proxy must beat
     them, and with a dozen architectures that is only shown when the interval stays above 0."""
-    return {b: {"margin": stats_["proxy"]["kendall"] - stats_[b]["kendall"],
+    return {b: {"margin": ranked["proxy"]["kendall"] - ranked[b]["kendall"],
                 "interval": tau_interval(frame, "proxy", "long", minus=b)} for b in baselines}
 
 
