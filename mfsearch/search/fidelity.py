@@ -99,7 +99,7 @@ def seed_taus(frame: pd.DataFrame, seeds: list[int]) -> list[float]:
 def replicate_tau(frame: pd.DataFrame, columns: list[str]) -> float:
     """Mean Kendall tau between the rankings of every pair of seeds: how much of a ranking is
     the architecture and how much the seed."""
-    taus = [stats.kendalltau(frame[a], frame[b]).statistic
+    taus = [_kendall(frame[a], frame[b])
             for a, b in itertools.combinations(columns, 2)]
     return float(sum(taus) / len(taus))
 
