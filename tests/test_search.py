@@ -175,6 +175,9 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     assert "The proxy's tau less each baseline's, on the same resamples: params " in text
     assert "## Each proxy seed against the reference" in text
     assert "Each seed's proxy alone ranks at Kendall tau seed 3 " in text and ", seed 4 " in text
+    assert "## Against the other seeds' reference" in text
+    assert "is the yardstick for one short run: 2x seed 3 " in text
+    assert "; proxy seed 3 " in text
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines()
             if line.startswith("| arch-")]
     header = [cell.strip() for cell in text.split("## Per architecture")[1].splitlines()[2]
@@ -188,6 +191,7 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
                    / 2) < 1e-6
     out = capsys.readouterr().out
     assert "proxy: Kendall tau" in out and "long: seeds agree at Kendall tau" in out
+    assert "long: one run against the other seeds' longer runs, Kendall tau" in out
     assert RECORD.read_text() == before  # only --record replaces the quoted fidelity
     assert len((tmp_path / "fidelity.trainings.jsonl").read_text().splitlines()) == 12
 
@@ -211,6 +215,19 @@ def test_seed_taus_rank_each_proxy_seed_against_the_reference():
     frame = pd.DataFrame({"proxy_seed0": [1, 2, 3, 4], "proxy_seed1": [4, 3, 2, 1],
                           "proxy_seed2": [2, 1, 3, 4], "long": [0.1, 0.2, 0.3, 0.4]})
     assert fidelity.seed_taus(frame, [0, 1, 2]) == pytest.approx([1.0, -1.0, 2 / 3])
+
+
+def test_held_out_taus_rank_each_seed_against_the_other_seeds_longer_runs():
+    frame = pd.DataFrame({"proxy_seed0": [1, 2, 3, 4], "proxy_seed1": [4, 3, 2, 1],
+                          "long_seed0": [0.1, 0.2, 0.3, 0.4], "long_seed1": [0.4, 0.1, 0.2, 0.3]})
+    # seed 0 meets long_seed1's ranking, seed 1 long_seed0's.
+    assert fidelity.held_out_taus(frame, [0, 1], "proxy") == pytest.approx([0.0, -1.0])
+    assert fidelity.held_out_taus(frame, [0, 1], "long") == pytest.approx([0.0, 0.0])
+    frame["long_seed2"] = [0.2, 0.1, 0.4, 0.3]
+    frame["proxy_seed2"] = [2, 1, 4, 3]
+    # seed 2 meets the mean of seeds 0 and 1, [0.25, 0.15, 0.25, 0.35]: 4 concordant pairs,
+    # 1 discordant, 1 tied in the reference, tau-b = 3 / sqrt(6 * 5).
+    assert fidelity.held_out_taus(frame, [0, 1, 2], "long")[2] == pytest.approx(3 / 30 ** 0.5)
 
 
 def test_fidelity_jobs_score_like_one_process_with_the_same_threads():
@@ -361,6 +378,11 @@ def test_search_reports_quote_every_ranker_of_the_record(monkeypatch):
         "proxy (60 steps) vs a 4x longer training (mean of 4 seeds): Kendall tau 0.57 (95% "
         "bootstrap interval over architectures 0.16 to 0.83), Spearman rho 0.74; each of 4 "
         "proxy seeds alone: tau 0.33 to 0.67, mean 0.49; by the same runs' held-out top-1")
+    record["held_out"] = {"proxy": [0.4, 0.2, 0.3, 0.5], "long": [0.6, 0.5, 0.55, 0.58]}
+    assert fidelity_record.fidelity_summary().endswith(
+        "longer training. Against the other seeds' longer runs, one longer run ranks at tau "
+        "0.56 (a yardstick for one short run) and one proxy run at 0.35, on average over "
+        "seeds. See reports/proxy_fidelity.md.")
 
 
 def test_search_reports_say_when_their_settings_were_not_measured(monkeypatch):

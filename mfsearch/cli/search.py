@@ -235,5 +235,8 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
               f"Spearman rho {s['spearman']:+.3f}")
     for name, tau in record.get("replicates", {}).items():
         print(f"{name:>10}: seeds agree at Kendall tau {tau:+.3f}")
+    for name, taus in record.get("held_out", {}).items():
+        print(f"{name:>10}: one run against the other seeds' longer runs, Kendall tau "
+              f"{sum(taus) / len(taus):+.3f} on average")
     print(f"wrote {args.report}")
     return 0

@@ -59,6 +59,11 @@ def fidelity_summary(proxy=None, data_name: str | None = None, band_label: str |
     if "replicates" in r:
         agreement = (f" Two seeds' rankings agree at tau {r['replicates']['proxy']:.2f} for "
                      f"the proxy and {r['replicates']['long']:.2f} for the longer training.")
+    if "held_out" in r:
+        h = {kind: sum(taus) / len(taus) for kind, taus in r["held_out"].items()}
+        agreement += (f" Against the other seeds' longer runs, one longer run ranks at tau "
+                      f"{h['long']:.2f} (a yardstick for one short run) and one proxy "
+                      f"run at {h['proxy']:.2f}, on average over seeds.")
     interval = s["proxy"].get("kendall_interval")
     spread = (f" ({r['confidence']:.0%} bootstrap interval over architectures "
               f"{interval[0]:.2f} to {interval[1]:.2f})" if interval else "")

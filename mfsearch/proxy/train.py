@@ -21,7 +21,9 @@ from ..families import build_model
 # averaged along the whole trajectory: it sees 60 steps instead of the last one. Measured on
 # the built-in task (8 architectures of the 150M band, seeds 0-3, 60 steps against the mean of
 # four 240-step runs): two seeds' rankings agree at Kendall tau +0.60 by this score and +0.21
-# by held-out top-1; against the reference, tau +0.50 per seed on average against +0.32.
+# by held-out top-1; against the reference, tau +0.50 per seed on average against +0.32. On 20
+# architectures (reports/proxy_fidelity.md): agreement +0.57 against +0.19, and both rank at
+# +0.35 per seed on average: this score repeats, but is no closer to the reference.
 # "top1": held-out top-1 after the run (with BatchNorm recalibrated).
 SCORES = {"loss": "minus the mean training loss over the run", "top1": "held-out top-1"}
 
