@@ -1,5 +1,7 @@
-"""Scoring a short proxy: BatchNorm statistics are re-estimated on the final weights."""
+"""Scoring a short proxy: its scores, and BatchNorm statistics re-estimated on the final
+weights."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -36,3 +38,25 @@ def test_calibration_leaves_statistics_alone_without_two_images():
     calibrate_batchnorm(model, torch.randn(1, 3, 2, 2), batch_size=16,
                         device=torch.device("cpu"))
     assert model[2].running_mean.eq(5.0).all() and model[2].running_var.eq(9.0).all()
+
+
+
+def test_scores_read_the_losses_the_steps_report():
+    """The default score is minus the mean of every step's training loss (what `progress`
+    sees), the other the held-out top-1."""
+    from mfsearch import data as datasets
+    from mfsearch.proxy.train import ProxyConfig, train_proxy
+    from mfsearch.spec import load_model_spec
+
+    losses = []
+    result = train_proxy(load_model_spec("mobile-former-26m"),
+                         datasets.builtin(train_size=64, val_size=16),
+                         ProxyConfig(steps=5, batch_size=8, resolution=16, warmup=1,
+                                     bn_calibration=16),
+                         progress=lambda step, loss: losses.append(loss))
+    assert len(losses) == 5 and result.steps == 5
+    assert result.train_loss == pytest.approx(sum(losses) / 5)
+    assert result.final_loss == losses[-1]
+    assert result.scored("loss") == -result.train_loss
+    assert result.scored("top1") == result.accuracy
+    assert result.accuracy * 16 == round(result.accuracy * 16)  # a count of 16 held-out images

@@ -24,6 +24,10 @@ from ..families import build_model
 # by held-out top-1; against the reference, tau +0.50 per seed on average against +0.32. On 20
 # architectures (reports/proxy_fidelity.md): agreement +0.57 against +0.19, and both rank at
 # +0.35 per seed on average: this score repeats, but is no closer to the reference.
+# Minus the mean loss over the second half only, with warm-up 15 (a lead picked among five
+# scores on those 20), tested on 12 fresh architectures (`--seed 5`, seeds 5-8, with its own
+# 4x reference, warm-up 60): +0.455 per seed on average, as the whole-run mean of the same runs
+# (+0.455), and its seeds agree less (+0.30 against +0.61): not adopted.
 # "top1": held-out top-1 after the run (with BatchNorm recalibrated).
 SCORES = {"loss": "minus the mean training loss over the run", "top1": "held-out top-1"}
 
