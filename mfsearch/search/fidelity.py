@@ -226,6 +226,9 @@ def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, c
     cached = {key: outcome for key, outcome in cached.items() if outcome is not None}
     if cached:
         log(f"reusing {len(cached)} of {len(runs)} trainings from {trainings}")
+    elif done:  # say where the log is: with --report elsewhere it moves beside the report
+        log(f"nothing in {trainings} matches these settings: training all {len(runs)}, each "
+            "appended there as it finishes")
     todo = [run for run in runs if run[:3] not in cached]
     results: list[dict] = [{} for _ in specs]  # per architecture: (kind, seed) -> outcome
     rows: list = [None] * count
