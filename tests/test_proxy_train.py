@@ -5,7 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from mfsearch.proxy.train import calibrate_batchnorm
+from mfsearch import data as datasets
+from mfsearch.proxy.train import ProxyConfig, calibrate_batchnorm, train_proxy
+from mfsearch.spec import load_model_spec
 
 
 def _stale_model() -> nn.Sequential:
@@ -40,14 +42,9 @@ def test_calibration_leaves_statistics_alone_without_two_images():
     assert model[2].running_mean.eq(5.0).all() and model[2].running_var.eq(9.0).all()
 
 
-
 def test_scores_read_the_losses_the_steps_report():
     """The default score is minus the mean of every step's training loss (what `progress`
     sees), the other the held-out top-1."""
-    from mfsearch import data as datasets
-    from mfsearch.proxy.train import ProxyConfig, train_proxy
-    from mfsearch.spec import load_model_spec
-
     losses = []
     result = train_proxy(load_model_spec("mobile-former-26m"),
                          datasets.builtin(train_size=64, val_size=16),
