@@ -5,7 +5,7 @@ import pytest
 from mfsearch.cost.mobile_former import analyze
 from mfsearch.errors import UserError
 from mfsearch.search.budget import parse_budget
-from mfsearch.search.space import SpaceError, load_space
+from mfsearch.space import SpaceError, load_space
 
 
 @pytest.mark.parametrize("text", ["150M", "150m", "0.15G", "150e6", "150000000", " 150 M ", "150000k"])

@@ -9,7 +9,7 @@ from optuna.trial import TrialState
 
 from mfsearch.proxy.train import ProxyConfig
 from mfsearch.search import study as study_mod
-from mfsearch.search.space import load_space
+from mfsearch.space import load_space
 from mfsearch.spec import load_spec
 from mfsearch.spec.io import spec_from_yaml
 

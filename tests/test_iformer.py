@@ -118,7 +118,7 @@ def test_bad_iformer_specs_name_the_key(text, message):
 def test_iformer_space_samples_valid_specs_inside_its_range():
     import optuna
 
-    from mfsearch.search.space import load_space
+    from mfsearch.space import load_space
 
     space = load_space("spaces/iformer.yaml")
     lo = analyze(space.extreme(smallest=True), 224).madds("paper")

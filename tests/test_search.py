@@ -18,7 +18,7 @@ from mfsearch.proxy.train import ProxyConfig
 from mfsearch.search import fidelity
 from mfsearch.search import study as study_mod
 from mfsearch.search.budget import parse_budget
-from mfsearch.search.space import load_space
+from mfsearch.space import load_space
 from mfsearch.search.study import Band
 from mfsearch.spec import load_spec
 

@@ -7,12 +7,14 @@ import sys
 
 from rich.table import Table
 
+from ..cost.check import check_spec
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..families import FAMILIES, analyze, counted_model, get_family
-from ..reports.published import load_published
+from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
+from ..reports.published import published_by_name
 from ..spec import apply_overrides, load_model_spec, variant_names
-from ..spec.layout import MAX_RESOLUTION, MIN_RESOLUTION
+from ..spec.geometry import MAX_RESOLUTION, MIN_RESOLUTION
 from .render import cost_frame, cost_json, make_console, millions, print_cost
+
 
 def resolution_arg(text: str) -> int:
     try:
@@ -41,7 +43,7 @@ def model_spec(args: argparse.Namespace):
 
 def register(sub) -> None:
     p = sub.add_parser("variants", help="the shipped variants of a family with params and MAdds")
-    p.add_argument("--family", choices=list(FAMILIES), default="mobile-former")
+    p.add_argument("--family", choices=list(all_families()), default=DEFAULT_FAMILY)
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
     p.set_defaults(func=cmd_variants)
@@ -66,11 +68,11 @@ def cmd_variants(args: argparse.Namespace) -> int:
     for col in ("variant", "blocks", "params", "MAdds", "published params", "published MAdds",
                 "MAdds vs published", "top-1"):
         table.add_column(col, justify="left" if col == "variant" else "right")
-    published = {m.lower(): row for m, row in load_published().set_index("model").iterrows()}
+    published = published_by_name()
     for name in variant_names(family.name):
         spec = load_model_spec(name)
         cost = analyze(spec, args.res)
-        paper = published.get(name)
+        paper = published.get(family.published_name(name))
         madds = cost.madds(conv)
         vs = (f"{100 * (madds / 1e6 / paper['madds_M'] - 1):+.2f}%"
               if paper is not None and args.res == 224 else "-")
@@ -97,34 +99,28 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ..cost.fvcore_count import count_model
-
     spec = model_spec(args)
-    cost = analyze(spec, args.res)
-    model = counted_model(spec, args.res)
+    result = check_spec(spec, args.res)
     console = make_console()
-    torch_params = sum(p.numel() for p in model.parameters())
-    all_ok = torch_params == cost.params
-    for conv in ("core", "fvcore"):
-        counted = count_model(model, args.res, conv)
-        table = Table(title=f"{spec.name} @ {args.res}: analytic vs fvcore ({conv} MAdds)")
+    mark = lambda a, b: "ok" if a == b else "MISMATCH"  # noqa: E731
+    for conv in result.conventions:
+        table = Table(title=f"{spec.name} @ {args.res}: analytic vs fvcore ({conv.convention} "
+                            "MAdds)")
         for col in ("pillar", "analytic", "fvcore", "diff", ""):
             table.add_column(col, justify="left" if col == "pillar" else "right")
-        for name in cost.pillar_names:
-            ours, theirs = cost.pillar(name).madds(conv), counted.pillars[name]
+        for name, (ours, theirs) in conv.pillars.items():
             table.add_row(name, f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
-                          "ok" if ours == theirs else "MISMATCH")
-            all_ok &= ours == theirs
-        ours, theirs = cost.madds(conv), counted.total
+                          mark(ours, theirs))
+        ours, theirs = conv.total
         table.add_section()
         table.add_row("total", f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
-                      "ok" if ours == theirs else "MISMATCH", style="bold")
-        all_ok &= ours == theirs and counted.unattributed == 0
+                      mark(ours, theirs), style="bold")
         console.print(table)
-        if counted.unattributed:
-            console.print(f"fvcore counted {counted.unattributed:,} MAdds outside any pillar")
-    console.print(f"params: analytic {cost.params:,}, torch {torch_params:,} "
-                  f"({'ok' if torch_params == cost.params else 'MISMATCH'})", highlight=False)
-    console.print("agree exactly" if all_ok else "DISAGREE", style="bold green" if all_ok
-                  else "bold red")
-    return 0 if all_ok else 1
+        if conv.unattributed:
+            console.print(f"fvcore counted {conv.unattributed:,} MAdds outside any pillar")
+    analytic, torch_params = result.params
+    console.print(f"params: analytic {analytic:,}, torch {torch_params:,} "
+                  f"({mark(analytic, torch_params)})", highlight=False)
+    console.print("agree exactly" if result.ok else "DISAGREE",
+                  style="bold green" if result.ok else "bold red")
+    return 0 if result.ok else 1

@@ -15,9 +15,9 @@ from rich.table import Table
 from ..errors import UserError
 from ..families import analyze, build_model
 from ..latency import evaluate
-from ..latency.measure import MEMORY_FORMATS, LatencySettings, measure
+from ..latency.measure import MEMORY_FORMATS, LatencySettings, measure, pillar_frame
 from ..latency.table import LatencyTable
-from ..search.space import load_space
+from ..space import load_space
 from .analysis import add_model_args, model_spec, resolution_arg
 from .common import positive_float, positive_int, writable_dir
 from .render import make_console, share
@@ -93,17 +93,6 @@ def settings_line(report) -> str:
             + f"; torch {m['torch']}")
 
 
-def pillar_frame(report, cost, convention: str = "paper") -> pd.DataFrame:
-    total_ms = sum(report.pillars.values())
-    total_madds = cost.madds(convention)
-    rows = []
-    for name, ms in report.pillars.items():
-        madds = cost.pillar(name).madds(convention) if name in cost.pillar_names else 0
-        rows.append({"pillar": name, "ms": ms, "time_share": ms / total_ms if total_ms else 0,
-                     "madds": madds, "madds_share": madds / total_madds if total_madds else 0})
-    return pd.DataFrame(rows)
-
-
 def cmd_latency(args: argparse.Namespace) -> int:
     spec = model_spec(args)
     settings = settings_from(args)
@@ -155,12 +144,8 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     table = LatencyTable.open(args.table, settings)
     space = load_space(args.space)
-    specs = [] if args.no_variants else evaluate.shipped(space.family, args.max_madds)
-    sampled = evaluate.sample_specs(space, max(0, args.calibrate) + max(0, args.specs),
-                                    args.seed)
-    n = max(0, args.calibrate)
-    calibration = [s.replace(name=f"calibration-{i + 1}") for i, s in enumerate(sampled[:n])]
-    specs += [s.replace(name=f"heldout-{i + 1}") for i, s in enumerate(sampled[n:])]
+    calibration, specs = evaluate.split_specs(space, args.calibrate, args.specs, args.seed,
+                                              not args.no_variants, args.max_madds)
     if not specs:
         raise UserError("nothing to measure: --specs 0 with --no-variants")
     console = make_console(soft_wrap=True)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..cost.counts import CONVENTIONS, ModelCost
-from ..pillars import FORMER_TO_MOBILE, MOBILE_TO_FORMER
+from ..families import get_family
 
 
 def millions(n: int) -> str:
@@ -43,10 +43,6 @@ def pillar_table(cost: ModelCost, convention: str) -> Table:
     return table
 
 
-# Short headers of per-block pillar columns.
-_SHORT = {MOBILE_TO_FORMER: "m->f", FORMER_TO_MOBILE: "m<-f"}
-
-
 def block_pillars(cost: ModelCost) -> list[str]:
     """Pillars that share a part with another pillar: the per-block split worth a column."""
     return [k for k in cost.pillar_names
@@ -56,9 +52,10 @@ def block_pillars(cost: ModelCost) -> list[str]:
 def block_table(cost: ModelCost, convention: str) -> Table:
     total_madds = cost.madds(convention)
     split = block_pillars(cost)
+    short = get_family(cost.family).abbreviations
     table = Table(title=f"{cost.model}: parts ({convention} MAdds, millions)")
     for col in ("part", "kind", "in->out", "s", "res", "hidden", "params", "MAdds", "%",
-                *(_SHORT.get(k, k) for k in split)):
+                *(short.get(k, k) for k in split)):
         table.add_column(col, justify="left" if col in ("part", "kind") else "right")
     for p in cost.parts:
         m = p.counts.madds(convention)
@@ -78,15 +75,7 @@ def summary_lines(cost: ModelCost, convention: str) -> list[str]:
     lines = [f"total: {cost.params:,} params, {total:,} MAdds ({total / 1e6:.2f}M) at "
              f"{cost.resolution}x{cost.resolution}, batch 1",
              f"convention {convention}: {CONVENTIONS[convention]}"]
-    if cost.family == "mobile-former":
-        narrow = cost.former_and_bridge(convention)
-        broad = cost.former_and_bridge(convention, with_dyrelu=True)
-        lines.append(f"Former + bridge: {millions(narrow)}M ({share(narrow, total)}); with the "
-                     f"DyReLU generator path: {millions(broad)}M ({share(broad, total)})")
-    else:
-        lines.append("costs of the BN-folded network, as its authors count (fvcore convention = "
-                     "their GMACs)")
-    return lines
+    return lines + get_family(cost.family).summary(cost, convention)
 
 
 def print_cost(console: Console, cost: ModelCost, convention: str) -> None:

@@ -11,11 +11,9 @@ from rich.table import Table
 
 from .. import data as datasets
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..errors import UserError
-from ..proxy.train import TrainingDiverged, train_proxy
-from ..reports import ablations, plots
-from ..reports.index import write_index
-from ..reports.published import load_published, pick_families, primary
+from ..reports import ablations
+from ..reports.index import regenerate
+from ..reports.plots import draw_all, read_study
 from ..spec import load_model_spec
 from .analysis import resolution_arg
 from .common import add_proxy_args, proxy_config, writable_dir
@@ -69,43 +67,15 @@ def _rich_table(result: ablations.TableResult) -> Table:
     return table
 
 
-def write_tables(results, out: Path, convention: str, resolution: int,
-                 proxy_note: str = "") -> list[Path]:
-    paths = []
-    for result in results:
-        stem = out / f"table{result.table.id}"
-        result.frame.to_csv(stem.with_suffix(".csv"), index=False)
-        stem.with_suffix(".md").write_text(
-            ablations.to_markdown(result, convention, resolution, proxy_note), encoding="utf-8")
-        paths += [stem.with_suffix(".md"), stem.with_suffix(".csv")]
-    return paths
-
-
-def _trainer(args: argparse.Namespace, console):
-    """A row -> proxy top-1 function on the chosen data, and the note that explains the column."""
-    data = datasets.load(args.data, seed=args.seed)
-    cfg = proxy_config(args)
-    note = (f"proxy top-1: our short training on {data.name} ({cfg.steps} steps, batch "
-            f"{cfg.batch_size}, {cfg.resolution}px, lr {cfg.lr:g}, seed {cfg.seed}); it ranks "
-            "rows on that data and is not ImageNet accuracy.")
-
-    def train(spec) -> float:
-        console.print(f"training {spec.name} ...", highlight=False)
-        try:
-            return train_proxy(spec, data, cfg).accuracy
-        except TrainingDiverged as exc:
-            console.print(f"  {spec.name}: {exc}; top-1 recorded as NaN", highlight=False)
-            return float("nan")
-
-    return train, note
-
-
 def cmd_ablate(args: argparse.Namespace) -> int:
     tables = ablations.select(args.table)
     load_model_spec(args.model)  # a bad base model fails before any work
     out = writable_dir(Path(args.out))
     console = make_console()
-    train, note = _trainer(args, console) if args.train else (None, "")
+    train, note = (ablations.proxy_trainer(datasets.load(args.data, seed=args.seed),
+                                           proxy_config(args),
+                                           lambda m: console.print(m, highlight=False))
+                   if args.train else (None, ""))
     results = []
     for table in tables:
         result = ablations.regenerate(table, args.model, args.res, args.convention, train)
@@ -113,47 +83,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
         console.print(_rich_table(result))
         if table.note:
             console.print(table.note, highlight=False)
-    written = write_tables(results, out, args.convention, args.res, note)
+    written = ablations.write_tables(results, out, args.convention, args.res, note)
     console.print(f"wrote {len(written)} files to {out}", highlight=False)
     return 0
-
-
-STUDY_COLUMNS = {"state", "madds", "proxy_score"}
-
-
-def read_study(folder: str) -> pd.DataFrame:
-    """trials.csv of a search output folder, checked before any drawing starts."""
-    path = Path(folder) / "trials.csv"
-    if not path.is_file():
-        raise UserError(f"--study {folder}: no trials.csv there (is it a search --out folder?)")
-    try:
-        trials = pd.read_csv(path)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise UserError(f"--study {path}: unreadable trials.csv ({exc.__class__.__name__})") \
-            from None
-    missing = STUDY_COLUMNS - set(trials.columns)
-    if missing:
-        raise UserError(f"--study {path}: not a search trials.csv (missing columns "
-                        f"{', '.join(sorted(missing))})")
-    return trials
-
-
-def draw_all(out: Path, families_arg: str | None = None, logx: bool = False,
-             max_madds: float | None = 1000.0, study: str | None = None,
-             trials: pd.DataFrame | None = None) -> list[Path]:
-    """Every figure; the study panel when `trials` (read from the `study` folder) is given."""
-    everything = load_published(primary_only=False)
-    frame = primary(everything)
-    families = pick_families(frame, [f.strip() for f in families_arg.split(",")]
-                             if families_arg else None)
-    limit = None if logx else max_madds
-    paths = plots.plot_published(frame, families, "madds", out / "published_madds", logx, limit)
-    paths += plots.plot_published(frame, families, "params", out / "published_params", logx)
-    paths += plots.plot_latency(everything, families, out / "published_latency", logx=logx)
-    paths += plots.plot_pillars(out / "pillars")
-    if trials is not None:
-        paths += plots.plot_study(trials, out / "study", Path(study).name)
-    return paths
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -167,10 +99,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     out = writable_dir(Path(args.out))
-    console = make_console(soft_wrap=True)
-    results = [ablations.regenerate(t) for t in ablations.select("all")]
-    written = write_tables(results, writable_dir(out / "ablations"), DEFAULT_CONVENTION, 224)
-    written += draw_all(out / "plots")
-    written.append(write_index(out))
-    console.print(f"regenerated {len(written)} files under {out}", highlight=False)
+    written = regenerate(out)
+    make_console(soft_wrap=True).print(f"regenerated {len(written)} files under {out}",
+                                       highlight=False)
     return 0

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import argparse
-import datetime
 import re
+import datetime
 import shlex
 import time
 from pathlib import Path
 
-import optuna
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
 from rich.table import Table
 
 from .. import data as datasets
+from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..errors import UserError
-from ..proxy.fidelity_record import save_record
-from ..search import fidelity
 from ..latency.measure import MEMORY_FORMATS, LatencySettings
 from ..latency.table import LatencyTable
+from ..proxy.fidelity_record import record_path, save_record
+from ..search import fidelity
 from ..search.budget import parse_budget, parse_latency
-from ..search.outputs import leaderboard, write_outputs
-from ..search.space import load_space
-from ..search.study import (MAX_CONSECUTIVE_DUPLICATES, MAX_CONSECUTIVE_REJECTS, Band,
-                            SearchSettings, check_reachable, default_storage, fail_dead_workers,
-                            best_trained, open_study, parse_objectives, proxy_score,
-                            requeue_interrupted, run_trial, trained)
+from ..search.run import SearchInterrupted, SearchResult, run_search
+from ..space import load_space
+from ..search.study import Band, SearchSettings, check_reachable, parse_objectives, proxy_score
 from .analysis import resolution_arg
 from .common import add_proxy_args, at_least_3, fraction, positive_int, proxy_config, writable_dir
 from .render import make_console
@@ -50,7 +46,7 @@ def register(sub) -> None:
                                       "budget")
     # Let a negative budget such as -5M reach the budget parser (and its clear message) instead
     # of being taken for an option; argparse only does this for plain negative numbers.
-    p._negative_number_matcher = NEGATIVE_BUDGET
+    accept_negative_values(p, NEGATIVE_BUDGET)
     p.add_argument("budget", help="MAdds budget (150M, 0.15G, 150e6, 150000000) or latency "
                    "budget with a time unit (12ms, 800us), predicted on this machine from its "
                    "latency lookup table")
@@ -64,6 +60,9 @@ def register(sub) -> None:
     p.add_argument("--storage", help="Optuna storage URL shared by several workers (default: "
                    "a SQLite file in --out)")
     p.add_argument("--study-name", help="study name in the storage")
+    p.add_argument("--fidelity-record", metavar="FILE", help="the proxy fidelity measurement "
+                   "the report quotes (a .json that `mfsearch fidelity` wrote beside its "
+                   "report; default: the one shipped with mfsearch)")
     add_common(p)
     g = p.add_argument_group("latency (a budget in ms/us, or the latency objective)")
     g.add_argument("--latency-table", metavar="FILE", help="lookup table file (default: one per "
@@ -84,13 +83,13 @@ def register(sub) -> None:
     p.add_argument("--jobs", type=positive_int, default=1, help="trainings run at once, each "
                    "in its own process with the CPU threads split between them (default 1); on "
                    "a CPU, --jobs equal to the core count finishes sooner")
-    p.add_argument("--report", default="reports/proxy_fidelity.md")
+    p.add_argument("--report", default="reports/proxy_fidelity.md", help="the report; its "
+                   "machine-readable record (what search reports quote) goes beside it as "
+                   ".json (default reports/proxy_fidelity.md)")
     p.add_argument("--trainings", metavar="FILE", help="finished trainings are appended here as "
                    "they come; a rerun (after an interruption, or with more --archs or "
                    "--repeats) trains only those not in it yet (default: beside --report, "
                    "<report>.trainings.jsonl)")
-    p.add_argument("--record", action="store_true", help="store the result as the measured "
-                   "fidelity quoted by every search report")
     add_common(p)
     p.set_defaults(func=cmd_fidelity)
 
@@ -122,86 +121,82 @@ def cmd_budget(args: argparse.Namespace) -> int:
     if band.latency is not None:
         console.print(f"latency lookup table: {band.latency.path} ({len(band.latency.entries)} "
                       "block shapes); new shapes are measured as they come", highlight=False)
-    lo, hi = check_reachable(space, band)
     table = band.latency or (latency_table(args) if "latency" in objectives else None)
     settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy_config(args),
                               objectives=objectives, sampler=args.sampler, seed=args.seed,
-                              latency=table)
+                              latency=table, fidelity_record=args.fidelity_record)
     out = _out_dir(args)
-    storage = args.storage or default_storage(out)
-    name = args.study_name or ("mfsearch" if not args.storage else f"budget-{args.budget}")
-    study = open_study(storage, name, settings, shared=bool(args.storage))
-    if not args.storage:
-        requeued = requeue_interrupted(study)
-        if requeued:
-            console.print(f"resuming: {requeued} interrupted trial(s) queued again")
     data = datasets.load(args.data, seed=args.seed)
-    command = _command_line(args)
-    console.print(f"budget {band.describe()}, band [{band.fmt(band.low)}, "
-                  f"{band.fmt(band.budget)}]; space reaches {band.fmt(lo)}-{band.fmt(hi)}; "
-                  f"data {data.name}; output {out}", highlight=False)
-    done = trained(study)
-    if done:
-        console.print(f"resuming: {len(done)} trained candidate(s) already in the study")
-    rejects = duplicates = 0
+    study_name = args.study_name or (f"budget-{args.budget}" if args.storage else None)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
-    try:
-        with Progress(*columns, console=console, transient=False) as progress:
-            task = progress.add_task("trained", total=args.trials, completed=len(done),
-                                     best=_best_text(done))
-            step_task = progress.add_task("  proxy", total=settings.proxy.steps, best="")
-            while len(done) < args.trials:
-                progress.reset(step_task, total=settings.proxy.steps)
-
-                def on_step(step: int, loss: float) -> None:
-                    progress.update(step_task, completed=step, best=f"loss {loss:.3f}")
-
-                if args.storage:
-                    fail_dead_workers(study)
-                outcome = run_trial(study, settings, data, on_step)
-                rejects = rejects + 1 if outcome == "infeasible" else 0
-                duplicates = duplicates + 1 if outcome == "duplicate" else 0
-                if duplicates >= MAX_CONSECUTIVE_DUPLICATES:
-                    progress.console.print(
-                        f"stopping: the last {duplicates} proposals repeated architectures "
-                        "already trained; the space holds nothing new the sampler finds in "
-                        "the band", highlight=False)
-                    break
-                if rejects > MAX_CONSECUTIVE_REJECTS:
-                    raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
-                                    "--tolerance or the space")
-                if outcome == "failed":
-                    last = study.trials[-1]
-                    progress.console.print(f"trial {last.number} failed: "
-                                           f"{last.user_attrs.get('fail_reason')}")
-                done = trained(study)
-                progress.update(task, completed=len(done), best=_best_text(done))
-    except KeyboardInterrupt:
-        paths = write_outputs(study, settings, out, data.name, command)
-        console.print(f"interrupted: {len(trained(study))} trained candidate(s) kept; report in "
-                      f"{paths['report']}. Resume with the same command and --out {out}",
-                      highlight=False)
-        return 130
-    paths = write_outputs(study, settings, out, data.name, command)
-    _print_leaderboard(console, study)
+    with Progress(*columns, console=console, transient=False, auto_refresh=False) as progress:
+        render = _ProgressRenderer(progress, settings, band, data.name)
+        try:
+            result = run_search(settings, data, out, render, storage=args.storage,
+                                study_name=study_name, command=_command_line(args))
+        except SearchInterrupted as stop:
+            progress.stop()
+            console.print(f"interrupted: {len(stop.result.trained)} trained candidate(s) kept; "
+                          f"report in {stop.result.paths['report']}. Resume with the same "
+                          f"command and --out {out}", highlight=False)
+            return 130
+    _print_leaderboard(console, result)
+    paths = result.paths
     console.print(f"wrote {paths['trials']}, {paths['best']}, {paths['report']}, "
                   f"{paths['plot']}", highlight=False)
     return 0
 
 
-def _best_text(done: list[optuna.trial.FrozenTrial]) -> str:
-    if not done:
+class _ProgressRenderer:
+    """Shows a search's events as two progress bars (candidates, proxy steps) and messages."""
+
+    def __init__(self, progress: Progress, settings: SearchSettings, band: Band, data: str):
+        self.progress, self.settings, self.band, self.data = progress, settings, band, data
+        self.task = self.step_task = None
+        self.study = None
+
+    def __call__(self, event) -> None:
+        p = self.progress
+        if event.kind == "start":
+            lo, hi = event.info["reachable"]
+            if event.info["requeued"]:
+                p.console.print(f"resuming: {event.info['requeued']} interrupted trial(s) "
+                                "queued again")
+            p.console.print(f"budget {self.band.describe()}, band [{self.band.fmt(self.band.low)}"
+                            f", {self.band.fmt(self.band.budget)}]; space reaches "
+                            f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; data {self.data}; "
+                            f"output {event.info['out']}", highlight=False)
+            if event.done:
+                p.console.print(f"resuming: {event.done} trained candidate(s) already in the "
+                                "study")
+            self.task = p.add_task("trained", total=self.settings.trials, completed=event.done,
+                                   best=_best_text(event.info["best"]))
+            self.step_task = p.add_task("  proxy", total=self.settings.proxy.steps, best="")
+        elif event.kind == "trial":
+            p.reset(self.step_task, total=self.settings.proxy.steps)
+        elif event.kind == "step":
+            p.update(self.step_task, completed=event.step, best=f"loss {event.loss:.3f}")
+        elif event.kind == "outcome":
+            if event.outcome == "failed":
+                p.console.print(f"trial {event.trial} failed: {event.info['reason']}")
+            p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
+        elif event.kind == "stop":
+            p.console.print(f"stopping: {event.message}", highlight=False)
+        p.refresh()
+
+
+def _best_text(best) -> str:
+    if best is None:
         return ""
-    best = best_trained(done)
     latency = best.user_attrs.get("latency_ms")
     return f"best #{best.number}: score {proxy_score(best):.3f} at " \
            f"{best.user_attrs['madds'] / 1e6:.1f}M" + (f", {latency:.2f} ms" if latency else "")
 
 
-def _print_leaderboard(console: Console, study: optuna.Study) -> None:
-    board = leaderboard(study)
+def _print_leaderboard(console: Console, result: SearchResult) -> None:
+    board = result.leaderboard()
     table = Table(title="leaderboard (the proxy's score ranks candidates; top-1 is on the "
                         "search's data, not ImageNet)")
     for col in board.columns:
@@ -227,8 +222,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
                                      args.seed, args.repeats, args.jobs, trainings=trainings)
     record["seconds"] = round(time.time() - start)
     fidelity.write_report(frame, record, report, _command_line(args))
-    if args.record:
-        save_record(record)
+    save_record(record, record_path(report))
     for name, s in record["stats"].items():
         print(f"{name:>10}: Kendall tau {s['kendall']:+.3f} "
               f"({fidelity.interval_text(s['kendall_interval'])}), "
@@ -238,5 +232,5 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     for name, taus in record.get("held_out", {}).items():
         print(f"{name:>10}: one run against the other seeds' longer runs, Kendall tau "
               f"{sum(taus) / len(taus):+.3f} on average")
-    print(f"wrote {args.report}")
+    print(f"wrote {args.report} and {record_path(report)}")
     return 0

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UserError
-from ..pillars import FORMER_AND_BRIDGE, PILLARS, DYRELU
 
 CONVENTIONS = {
     "paper": "conv + linear + matmul multiply-adds, plus 1 op per BatchNorm output element and 1 "
@@ -19,13 +18,6 @@ CONVENTIONS = {
               "LayerNorm element + 1 per avg-pool input element",
 }
 DEFAULT_CONVENTION = "paper"
-
-
-def check_convention(convention: str) -> str:
-    if convention not in CONVENTIONS:
-        raise UserError(f"unknown convention {convention!r}: expected one of "
-                        f"{', '.join(CONVENTIONS)}")
-    return convention
 
 
 @dataclass(slots=True)
@@ -43,6 +35,11 @@ class Counts:
         # Spelled out: this is the cost model's inner loop.
         return Counts(self.params + other.params, self.core + other.core, self.bn + other.bn,
                       self.ln + other.ln, self.pool + other.pool, self.dyrelu + other.dyrelu)
+
+    @property
+    def ops(self) -> int:
+        """Every counted ingredient together: zero for a part that computes nothing."""
+        return self.core + self.bn + self.ln + self.pool + self.dyrelu
 
     def madds(self, convention: str = DEFAULT_CONVENTION) -> int:
         if convention == "core":
@@ -80,8 +77,8 @@ class ModelCost:
     model: str
     resolution: int
     parts: list[PartCost]
-    pillar_names: tuple[str, ...] = PILLARS  # the family's pillars, in display order
-    family: str = "mobile-former"
+    pillar_names: tuple[str, ...]  # the family's pillars, in display order
+    family: str
 
     def pillar(self, name: str) -> Counts:
         return total(p.pillars.get(name, Counts()) for p in self.parts)
@@ -100,11 +97,6 @@ class ModelCost:
 
     def madds(self, convention: str = DEFAULT_CONVENTION) -> int:
         return self.counts.madds(convention)
-
-    def former_and_bridge(self, convention: str = DEFAULT_CONVENTION,
-                          with_dyrelu: bool = False) -> int:
-        names = FORMER_AND_BRIDGE + ((DYRELU,) if with_dyrelu else ())
-        return sum(self.pillar(n).madds(convention) for n in names)
 
     def to_dict(self, convention: str = DEFAULT_CONVENTION) -> dict:
         return {

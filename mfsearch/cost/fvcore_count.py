@@ -1,8 +1,9 @@
 """Count a torch model with fvcore and attribute the counts to pillars.
 
 This is the independent cross-check of the analytic model. Modules tag themselves with a
-`pillar`; a pillar's count is the fvcore count of its tagged modules minus that of nested
-modules tagged with another pillar (the DyReLU generators live inside the Mobile sub-blocks).
+`pillar` and the model lists its family's `pillar_names`; a pillar's count is the fvcore count
+of its tagged modules minus that of nested modules tagged with another pillar (Mobile-Former's
+DyReLU generators live inside its Mobile sub-blocks, say).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..pillars import PILLARS
+from ..compat import fvcore_default_handles
 
 # fvcore's handles for the `core` convention: conv, linear and matmul multiply-adds only.
 _CORE_OPS = ("aten::addmm", "aten::bmm", "aten::_convolution", "aten::einsum", "aten::matmul",
@@ -34,12 +35,11 @@ def _flop_analysis(model: nn.Module, inputs: torch.Tensor, convention: str):
         warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated",
                                 category=DeprecationWarning)
         from fvcore.nn import FlopCountAnalysis
-        from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS
     analysis = FlopCountAnalysis(model, inputs)
     if convention == "core":
         # set_op_handle(op, None) does not remove a default handle: clear, then re-add.
         analysis.clear_op_handles()
-        analysis.set_op_handle(**{op: _DEFAULT_SUPPORTED_OPS[op] for op in _CORE_OPS})
+        analysis.set_op_handle(**fvcore_default_handles(_CORE_OPS))
     elif convention != "fvcore":
         raise ValueError(f"fvcore can count the core and fvcore conventions, not {convention!r}")
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
@@ -89,7 +89,7 @@ def count_model(model: nn.Module, resolution: int, convention: str = "core") -> 
     finally:
         model.train(was_training)
     roots = pillar_roots(model)
-    pillars = getattr(model, "pillar_names", PILLARS)
+    pillars = model.pillar_names  # every family's model lists its pillars
     madds = _exclusive(by_module, roots, pillars)
     params_by_module = {name: sum(p.numel() for p in m.parameters())
                         for name, m in model.named_modules() if name in roots}

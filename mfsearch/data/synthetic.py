@@ -36,8 +36,7 @@ NUM_CLASSES = 8
 SECTOR_DEGREES = 360 / NUM_CLASSES
 SECTOR_MARGIN = 0.1  # fraction of a sector left empty on each side
 DISTRACTORS = 3  # each present with probability d
-CLASS_NAMES = tuple(f"bearing {k * SECTOR_DEGREES:g}-{(k + 1) * SECTOR_DEGREES:g} deg"
-                    for k in range(NUM_CLASSES))
+
 
 
 def _shape_masks(kind: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, size: torch.Tensor,

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ..families import analyze, build_model
-from ..search.space import random_specs
+from ..space import random_specs
 from ..spec import load_model_spec, variant_names
 from .measure import measure
 from .table import LatencyTable
@@ -25,6 +25,19 @@ def sample_specs(space, count: int, seed: int, max_tries: int = 5000) -> list:
         if len(specs) == count:
             break
     return specs
+
+
+def split_specs(space, calibration: int, held_out: int, seed: int,
+                variants: bool = True, max_madds: float = 3e9) -> tuple[list, list]:
+    """(calibration specs, held-out specs): `calibration` random specs of the space fit the
+    table's scale and are never reported; the held-out ones are the family's shipped variants
+    up to `max_madds` (unless `variants` is false) and `held_out` other random specs."""
+    held = shipped(space.family, max_madds) if variants else []
+    sampled = sample_specs(space, max(0, calibration) + max(0, held_out), seed)
+    n = max(0, calibration)
+    fit = [s.replace(name=f"calibration-{i + 1}") for i, s in enumerate(sampled[:n])]
+    held += [s.replace(name=f"heldout-{i + 1}") for i, s in enumerate(sampled[n:])]
+    return fit, held
 
 
 def shipped(family: str, max_madds: float) -> list:

@@ -230,3 +230,17 @@ def pillar_times(model: nn.Module, x: torch.Tensor, runs: int, sync: bool) -> di
             h.remove()
     order = list(getattr(model, "pillar_names", ())) + ["other"]
     return {k: statistics.median(samples[k]) for k in order if k in samples}
+
+
+def pillar_frame(report: LatencyReport, cost, convention: str = "paper"):
+    """Each pillar's measured time and share next to its MAdds and share (a DataFrame)."""
+    import pandas as pd
+
+    total_ms = sum(report.pillars.values())
+    total_madds = cost.madds(convention)
+    rows = []
+    for name, ms in report.pillars.items():
+        madds = cost.pillar(name).madds(convention) if name in cost.pillar_names else 0
+        rows.append({"pillar": name, "ms": ms, "time_share": ms / total_ms if total_ms else 0,
+                     "madds": madds, "madds_share": madds / total_madds if total_madds else 0})
+    return pd.DataFrame(rows)

@@ -20,20 +20,21 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from ..families import analyze, build_model
+from ..families import analyze, build_model, family_of
 from .measure import (LatencySettings, example_input, machine, prepare, time_call,
                       torch_threads)
 
 TABLE_VERSION = 1
-# Spec fields that only the classifier head depends on (or nothing at inference).
-_HEAD_ONLY = {"head_conv", "fc1", "num_classes"}
-_IGNORED = {"name", "description", "blocks", "stages", "dropout"}
+_NEVER = {"name", "description"}  # no block's latency depends on these, in any family
 
 
 def part_key(spec, part) -> str:
-    """Block type and everything its latency depends on, as a stable string."""
-    context = {k: v for k, v in spec.to_dict().items() if k not in _IGNORED
-               and (part.kind == "head" or k not in _HEAD_ONLY)}
+    """Block type and everything its latency depends on, as a stable string: the part's
+    geometry and the spec fields its family does not list as ignored (or head-only)."""
+    family = family_of(spec)
+    ignored = _NEVER | family.latency_ignored | (set() if part.kind == "head"
+                                                  else family.head_only)
+    context = {k: v for k, v in spec.to_dict().items() if k not in ignored}
     return json.dumps({"family": spec.family, "kind": part.kind, **part.info, **context},
                       sort_keys=True, separators=(",", ":"))
 
@@ -116,7 +117,8 @@ class LatencyTable:
     def predict(self, spec, save: bool = True) -> Prediction:
         """Sum of the parts' table entries; parts not yet in the table are measured first."""
         cost = analyze(spec, self.settings.resolution)
-        keys = [(p, part_key(spec, p)) for p in cost.parts if p.kind != "tokens"]
+        # Parts that compute nothing (learned tokens, say) take no time of their own.
+        keys = [(p, part_key(spec, p)) for p in cost.parts if p.counts.ops]
         missing = {k for _, k in keys if k not in self.entries}
         if missing:
             self._measure_parts(spec, {p.name: k for p, k in keys if k in missing})

@@ -1,24 +1,48 @@
-"""The proxy's measured rank fidelity, recorded by `mfsearch fidelity` and quoted by every
-search report."""
+"""The proxy's measured rank fidelity: `mfsearch fidelity` writes it beside its report
+(`reports/proxy_fidelity.json` by default) and every search report quotes one. mfsearch ships
+the project's own measurement (this project's `reports/proxy_fidelity.json`); a search can quote
+another file instead. Nothing writes inside the installed package."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 
-RECORD = Path(__file__).with_name("fidelity_measured.json")
+from ..errors import UserError
+from ..families import DEFAULT_FAMILY
+
+SHIPPED = "fidelity_measured.json"  # package data of mfsearch.proxy
 
 
-def load_record() -> dict | None:
+def record_path(report: Path) -> Path:
+    """Where a fidelity report's machine-readable record goes: beside it, as JSON."""
+    return Path(report).with_suffix(".json")
+
+
+def load_record(path: str | Path | None = None) -> dict | None:
+    """A recorded measurement (the shipped one without `path`); None if there is none."""
+    if path is None:
+        try:
+            return json.loads(resources.files(__package__).joinpath(SHIPPED).read_text())
+        except (OSError, ValueError):
+            return None
     try:
-        return json.loads(RECORD.read_text())
-    except (OSError, ValueError):
-        return None
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(record, dict) or "stats" not in record:
+            raise ValueError
+        return record
+    except (OSError, ValueError, UnicodeDecodeError):
+        raise UserError(f"{path}: not a fidelity record (written by `mfsearch fidelity` "
+                        "beside its report)") from None
 
 
-def save_record(record: dict) -> None:
-    RECORD.write_text(json.dumps(record, indent=1) + "\n")
+def save_record(record: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return path
 
 
 # Proxy settings that only replay the same measurement; every other one (and the family, band
@@ -34,17 +58,18 @@ def differences(record: dict, proxy=None, data_name: str | None = None,
     if proxy is not None:
         here.update((k, v) for k, v in asdict(proxy).items() if k not in REPLAY_ONLY)
     # Records from before the family was stored were all measured on the default space.
-    measured = {"family": record.get("family", "mobile-former"), "band": record.get("band"),
+    measured = {"family": record.get("family", DEFAULT_FAMILY), "band": record.get("band"),
                 "data": record.get("data"), **record.get("config", {})}
     return [f"{name} {value} (measured: {measured[name]})" for name, value in here.items()
             if value is not None and measured.get(name) is not None and value != measured[name]]
 
 
 def fidelity_summary(proxy=None, data_name: str | None = None, band_label: str | None = None,
-                     family: str | None = None) -> str:
-    """The recorded fidelity, in one paragraph; when the search's proxy, data, band or space
-    family differ from what was measured, the paragraph starts by saying so."""
-    r = load_record()
+                     family: str | None = None, record: dict | None = None) -> str:
+    """The recorded fidelity (`record`, or the shipped one), in one paragraph; when the
+    search's proxy, data, band or space family differ from what was measured, the paragraph
+    starts by saying so."""
+    r = record or load_record()
     if not r:
         return ("Not measured yet for this proxy: run `mfsearch fidelity` (results go to "
                 "reports/proxy_fidelity.md).")

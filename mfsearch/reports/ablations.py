@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from ..cost.mobile_former import analyze
 from ..errors import UserError
+from ..families import analyze, family_of
 from ..spec import apply_overrides, load_model_spec
-from ..spec.mobile_former import MobileFormerSpec
 
 TABLE_IDS = ("2", "5", "6", "7", "8", "9")
 DEFAULT_BASE = "mobile-former-294m"
@@ -67,7 +67,7 @@ def select(which: str) -> list[AblationTable]:
     return [tables[which]]
 
 
-def row_spec(row: AblationRow, base: MobileFormerSpec) -> MobileFormerSpec:
+def row_spec(row: AblationRow, base: object) -> object:
     spec = load_model_spec(row.model) if row.model else base
     spec = apply_overrides(spec, list(row.overrides))
     return spec if row.model else spec.replace(name=f"{base.name} [{row.label}]")
@@ -79,7 +79,7 @@ def _paper_cell(row: AblationRow, key: str, applies: bool) -> float | None:
 
 def regenerate(table: AblationTable, base_model: str = DEFAULT_BASE, resolution: int = 224,
                convention: str = "paper",
-               train: Callable[[MobileFormerSpec], float] | None = None) -> TableResult:
+               train: Callable[[object], float] | None = None) -> TableResult:
     """One table: our params and MAdds per row (and a proxy top-1 when `train` is given)."""
     base = load_model_spec(base_model)
     # Published figures belong to the paper's base model at 224; elsewhere they would mislead.
@@ -88,17 +88,17 @@ def regenerate(table: AblationTable, base_model: str = DEFAULT_BASE, resolution:
     for row in table.rows:
         spec = row_spec(row, base)
         cost = analyze(spec, resolution)
-        former = cost.former_and_bridge(convention)
-        record = {
-            "row": row.label,
-            "params": cost.params,
-            "madds": cost.madds(convention),
-            "former+bridge %": round(100 * former / cost.madds(convention), 1),
+        family = family_of(spec)
+        record = {"row": row.label, "params": cost.params, "madds": cost.madds(convention)}
+        if family.share_group:
+            share = family.group_madds(cost, family.share_group, convention)
+            record[f"{family.share_group} %"] = round(100 * share / cost.madds(convention), 1)
+        record.update({
             "paper params (M)": _paper_cell(row, "params", applies),
             "paper MAdds (M)": _paper_cell(row, "madds", applies),
             "paper top-1": _paper_cell(row, "top1", applies),
             "paper top-5": _paper_cell(row, "top5", applies),
-        }
+        })
         if train is not None:
             record["proxy top-1"] = round(train(spec), 4)
         rows.append(record)
@@ -130,3 +130,35 @@ def to_markdown(result: TableResult, convention: str, resolution: int,
         lines += [proxy_note, ""]
     lines += [shown.to_markdown(index=False, floatfmt="g"), ""]
     return "\n".join(lines)
+
+
+def write_tables(results, out: Path, convention: str, resolution: int,
+                 proxy_note: str = "") -> list[Path]:
+    paths = []
+    for result in results:
+        stem = out / f"table{result.table.id}"
+        result.frame.to_csv(stem.with_suffix(".csv"), index=False)
+        stem.with_suffix(".md").write_text(
+            to_markdown(result, convention, resolution, proxy_note), encoding="utf-8")
+        paths += [stem.with_suffix(".md"), stem.with_suffix(".csv")]
+    return paths
+
+
+def proxy_trainer(data, cfg, log=print):
+    """A row -> proxy top-1 function on `data` with proxy settings `cfg`, and the note that
+    explains the column."""
+    from ..proxy.train import TrainingDiverged, train_proxy
+
+    note = (f"proxy top-1: our short training on {data.name} ({cfg.steps} steps, batch "
+            f"{cfg.batch_size}, {cfg.resolution}px, lr {cfg.lr:g}, seed {cfg.seed}); it ranks "
+            "rows on that data and is not ImageNet accuracy.")
+
+    def train(spec) -> float:
+        log(f"training {spec.name} ...")
+        try:
+            return train_proxy(spec, data, cfg).accuracy
+        except TrainingDiverged as exc:
+            log(f"  {spec.name}: {exc}; top-1 recorded as NaN")
+            return float("nan")
+
+    return train, note

@@ -1,5 +1,5 @@
-"""Mobile-Former and iFormer side by side: params, MAdds, CPU latency measured on this machine,
-published top-1, and MAdds against measured latency across both families."""
+"""Every registered family side by side: params, MAdds, CPU latency measured on this machine,
+published top-1, and MAdds against measured latency across the families."""
 
 from __future__ import annotations
 
@@ -10,19 +10,17 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
-from ..families import FAMILIES, analyze, build_model
+from ..families import all_families, analyze, build_model, family_of, get_family
 from ..latency.measure import LatencySettings, measure
 from ..spec import load_model_spec, variant_names
 from .plots import plt, save
-from .published import load_published
-
-COLOURS = {"mobile-former": "#d62728", "iformer": "#1f77b4"}
+from .published import published_by_name
 
 
 def measure_families(settings: LatencySettings, max_madds: float, log=print) -> pd.DataFrame:
-    published = {m.lower(): row for m, row in load_published().set_index("model").iterrows()}
+    published = published_by_name()
     rows = []
-    names = [n for f in FAMILIES for n in variant_names(f)]
+    names = [n for f in all_families() for n in variant_names(f)]
     for name in names:
         spec = load_model_spec(name)
         cost = analyze(spec, settings.resolution)
@@ -30,7 +28,7 @@ def measure_families(settings: LatencySettings, max_madds: float, log=print) -> 
             continue
         report = measure(build_model(spec, settings.resolution), name, settings,
                          throughput_batch=None, breakdown=False)
-        pub = published.get(name)
+        pub = published.get(family_of(spec).published_name(name))
         rows.append({"model": name, "family": spec.family, "params_M": round(cost.params / 1e6, 3),
                      "madds_M": round(cost.madds("paper") / 1e6, 1),
                      "latency_ms": round(report.latency.median_ms, 2),
@@ -49,14 +47,14 @@ def measure_families(settings: LatencySettings, max_madds: float, log=print) -> 
 def plot(frame: pd.DataFrame, stem: Path) -> list[Path]:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     for family, pts in frame.groupby("family", sort=False):
-        title = FAMILIES[family].title
-        colour = COLOURS.get(family)
+        fam = get_family(family)
+        title, colour = fam.title, fam.colour
         pts = pts.sort_values("madds_M")
         axes[0].plot(pts["madds_M"], pts["latency_ms"], "o-", color=colour, label=title)
         top = pts.dropna(subset=["top1"])
         axes[1].plot(top["latency_ms"], top["top1"], "o-", color=colour, label=title)
         for _, r in pts.iterrows():
-            short = r["model"].replace("mobile-former-", "MF-").replace("iformer-", "iF-")
+            short = fam.short_name(r["model"])
             axes[0].annotate(short, (r["madds_M"], r["latency_ms"]), textcoords="offset points",
                              xytext=(4, -9), fontsize=7, color=colour)
             if pd.notna(r["top1"]):
@@ -95,7 +93,8 @@ def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Pa
     per_gmac = frame.assign(ms_per_gmac=frame["latency_ms"] / (frame["madds_M"] / 1e3))
     speed = per_gmac.groupby("family")["ms_per_gmac"].median()
     lines = [
-        "# Mobile-Former and iFormer side by side", "",
+        f"# {' and '.join(get_family(f).title for f in dict.fromkeys(frame['family']))} "
+        "side by side", "",
         f"Command: `{command}` ({datetime.date.today().isoformat()})", "",
         f"Latency: median of `torch.utils.benchmark` runs (>= {settings.min_time:g} s after "
         f"warm-up), batch {settings.batch}, {settings.resolution}x{settings.resolution}, "
@@ -106,9 +105,9 @@ def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Pa
         "are the papers'.", "",
         frame.astype(object).where(frame.notna(), None).to_markdown(index=False,
                                                                     missingval="-"), "",
-        f"Kendall tau between MAdds and measured latency across both families: {tau:+.3f}. "
+        f"Kendall tau between MAdds and measured latency across the families: {tau:+.3f}. "
         "Median latency per GMAC on this CPU: "
-        + ", ".join(f"{FAMILIES[f].title} {v:.1f} ms" for f, v in speed.items()) + ".", "",
+        + ", ".join(f"{get_family(f).title} {v:.1f} ms" for f, v in speed.items()) + ".", "",
         "![MAdds vs latency](madds_vs_latency.png)", ""]
     path = out / "side_by_side.md"
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .ablations import load_tables
+from ..cost.counts import DEFAULT_CONVENTION
+from .ablations import load_tables, regenerate as regenerate_table, select, write_tables
 
 _PLOTS = {
     "published_madds": "Published ImageNet top-1 vs MAdds, one line per family (paper Fig. 2 style)",
@@ -50,3 +51,16 @@ def write_index(out: Path) -> Path:
     path = out / "README.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+def regenerate(out: Path) -> list[Path]:
+    """Every table and plot of `out` that needs no training, and the index: what
+    `mfsearch report` writes."""
+    from .plots import draw_all
+
+    results = [regenerate_table(t) for t in select("all")]
+    (out / "ablations").mkdir(parents=True, exist_ok=True)
+    written = write_tables(results, out / "ablations", DEFAULT_CONVENTION, 224)
+    written += draw_all(out / "plots")
+    written.append(write_index(out))
+    return written

@@ -11,11 +11,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..cost.mobile_former import analyze  # noqa: E402
-from ..pillars import PILLARS  # noqa: E402
+from ..errors import UserError  # noqa: E402
+from ..families import DEFAULT_FAMILY, analyze, get_family  # noqa: E402
 from ..search.outputs import draw_candidates, pareto_trials  # noqa: E402
 from ..spec import load_model_spec, variant_names  # noqa: E402
-from .published import HIGHLIGHT  # noqa: E402
+from .published import highlight, load_published, pick_families, primary  # noqa: E402
 
 # Reproducible files: no timestamps, fixed SVG ids.
 plt.rcParams["svg.hashsalt"] = "mfsearch"
@@ -42,12 +42,14 @@ def _family_front(points: pd.DataFrame, x: str) -> pd.DataFrame:
 
 def _draw_families(ax, frame: pd.DataFrame, families: list[str], x: str) -> None:
     colours = [c for j, c in enumerate(plt.get_cmap("tab20").colors) if j not in (6, 7)]  # no reds
+    bold = highlight()
+    shown = get_family(DEFAULT_FAMILY)
     for i, family in enumerate(families):
         pts = frame[(frame["family"] == family) & frame[x].notna() & frame["top1"].notna()]
         if pts.empty:
             continue
-        main = family == HIGHLIGHT
-        colour = "#d62728" if main else colours[i % len(colours)]
+        main = family == bold
+        colour = shown.colour if main else colours[i % len(colours)]
         front = _family_front(pts, x)
         ax.scatter(pts[x], pts["top1"], s=40 if main else 14, color=colour, alpha=0.9 if main
                    else 0.55, zorder=3 if main else 2, edgecolors="none")
@@ -55,7 +57,7 @@ def _draw_families(ax, frame: pd.DataFrame, families: list[str], x: str) -> None
                 zorder=3 if main else 2, label=family)
         if main:
             for _, r in front.iterrows():
-                ax.annotate(r["model"].replace("Mobile-Former-", "MF-"), (r[x], r["top1"]),
+                ax.annotate(shown.short_name(r["model"].lower()), (r[x], r["top1"]),
                             textcoords="offset points", xytext=(5, -9), fontsize=7,
                             color=colour)
 
@@ -124,37 +126,88 @@ def plot_study(trials: pd.DataFrame, out: Path, name: str) -> list[Path]:
     return save(fig, out)
 
 
-def plot_pillars(out: Path, convention: str = "paper", resolution: int = 224) -> list[Path]:
-    """Stacked MAdds per pillar for the shipped variants, with the Former + bridge share."""
-    names = variant_names()
+def plot_pillars(out: Path, convention: str = "paper", resolution: int = 224,
+                 family: str = DEFAULT_FAMILY) -> list[Path]:
+    """Stacked MAdds per pillar for a family's shipped variants, with its share group's share
+    (the Former + bridge of Mobile-Former)."""
+    fam = get_family(family)
+    names = variant_names(fam.name)
     costs = [analyze(load_model_spec(n), resolution) for n in names]
     fig, (ax, ax_share) = plt.subplots(1, 2, figsize=(14, 6), width_ratios=(3, 2))
-    labels = ["MF-" + n.rsplit("-", 1)[1].upper() for n in names]
+    labels = [fam.short_name(n) for n in names]
     colours = plt.get_cmap("tab10").colors
     bottoms = [0.0] * len(costs)
     share_bottoms = [0.0] * len(costs)
-    for i, pillar in enumerate(PILLARS):
+    for i, pillar in enumerate(fam.pillars):
         values = [c.pillar(pillar).madds(convention) / 1e6 for c in costs]
         shares = [100 * v * 1e6 / c.madds(convention) for v, c in zip(values, costs)]
         ax.bar(labels, values, bottom=bottoms, color=colours[i % 10], label=pillar, width=0.65)
         ax_share.bar(labels, shares, bottom=share_bottoms, color=colours[i % 10], width=0.65)
         bottoms = [b + v for b, v in zip(bottoms, values)]
         share_bottoms = [b + v for b, v in zip(share_bottoms, shares)]
+    group = fam.share_group
     for j, c in enumerate(costs):
         total = c.madds(convention)
-        share = 100 * c.former_and_bridge(convention) / total
-        ax.annotate(f"{total / 1e6:.0f}M\nF+B {share:.1f}%", (j, bottoms[j]),
-                    textcoords="offset points", xytext=(0, 4), ha="center", fontsize=8)
+        text = f"{total / 1e6:.0f}M"
+        if group:
+            text += f"\n{_initials(group)} {100 * fam.group_madds(c, group, convention) / total:.1f}%"
+        ax.annotate(text, (j, bottoms[j]), textcoords="offset points", xytext=(0, 4),
+                    ha="center", fontsize=8)
     ax.set_ylim(0, max(bottoms) * 1.15)
     ax.set_ylabel(f"MAdds (M, {convention} convention)")
-    ax.set_title("MAdds per pillar; F+B = Former + both bridges", fontsize=11)
+    ax.set_title("MAdds per pillar" + (f"; {_initials(group)} = {fam.group_title(group)}"
+                                       if group else ""),
+                 fontsize=11)
     ax.legend(fontsize=8, loc="upper left", ncol=2)
     ax.grid(axis="y", alpha=0.3)
     ax_share.set_ylim(0, 100)
     ax_share.set_ylabel("share of the model's MAdds (%)")
     ax_share.set_title("Shares", fontsize=11)
     ax_share.tick_params(axis="x", labelsize=8)
-    fig.suptitle(f"Where the MAdds of the Mobile-Former variants go ({resolution}x{resolution})",
+    fig.suptitle(f"Where the MAdds of the {fam.title} variants go ({resolution}x{resolution})",
                  fontsize=12)
     fig.tight_layout()
     return save(fig, out)
+
+
+def _initials(group: str) -> str:
+    """"former+bridge" -> "F+B": a short label for a pillar group."""
+    return "+".join(w[:1].upper() for w in group.split("+"))
+
+
+STUDY_COLUMNS = {"state", "madds", "proxy_score"}
+
+
+def read_study(folder: str) -> pd.DataFrame:
+    """trials.csv of a search output folder, checked before any drawing starts."""
+    path = Path(folder) / "trials.csv"
+    if not path.is_file():
+        raise UserError(f"--study {folder}: no trials.csv there (is it a search --out folder?)")
+    try:
+        trials = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise UserError(f"--study {path}: unreadable trials.csv ({exc.__class__.__name__})") \
+            from None
+    missing = STUDY_COLUMNS - set(trials.columns)
+    if missing:
+        raise UserError(f"--study {path}: not a search trials.csv (missing columns "
+                        f"{', '.join(sorted(missing))})")
+    return trials
+
+
+def draw_all(out: Path, families_arg: str | None = None, logx: bool = False,
+             max_madds: float | None = 1000.0, study: str | None = None,
+             trials: pd.DataFrame | None = None) -> list[Path]:
+    """Every figure; the study panel when `trials` (read from the `study` folder) is given."""
+    everything = load_published(primary_only=False)
+    frame = primary(everything)
+    families = pick_families(frame, [f.strip() for f in families_arg.split(",")]
+                             if families_arg else None)
+    limit = None if logx else max_madds
+    paths = plot_published(frame, families, "madds", out / "published_madds", logx, limit)
+    paths += plot_published(frame, families, "params", out / "published_params", logx)
+    paths += plot_latency(everything, families, out / "published_latency", logx=logx)
+    paths += plot_pillars(out / "pillars")
+    if trials is not None:
+        paths += plot_study(trials, out / "study", Path(study).name)
+    return paths

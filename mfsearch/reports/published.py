@@ -7,11 +7,15 @@ from importlib import resources
 import pandas as pd
 
 from ..errors import UserError
+from ..families import DEFAULT_FAMILY, get_family
 
 DEFAULT_FAMILIES = ("Mobile-Former", "MobileNetV2", "MobileNetV3", "EfficientNet", "ShuffleNetV2",
                     "GhostNet", "MobileViT", "EfficientFormer", "iFormer", "FastViT",
                     "MobileNetV4")
-HIGHLIGHT = "Mobile-Former"
+
+def highlight() -> str:
+    """The published family plots draw in bold: the default family's."""
+    return get_family(DEFAULT_FAMILY).title
 
 
 def load_published(primary_only: bool = True) -> pd.DataFrame:
@@ -21,6 +25,11 @@ def load_published(primary_only: bool = True) -> pd.DataFrame:
     with resources.as_file(path) as p:
         frame = pd.read_csv(p)
     return primary(frame) if primary_only else frame
+
+
+def published_by_name() -> dict[str, pd.Series]:
+    """Primary published rows by lower-case model name (what `Family.published_name` gives)."""
+    return {m.lower(): row for m, row in load_published().set_index("model").iterrows()}
 
 
 def primary(frame: pd.DataFrame) -> pd.DataFrame:

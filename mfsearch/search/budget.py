@@ -43,6 +43,3 @@ def parse_latency(text: str) -> float | None:
         raise UserError(f"budget {text!r}: {value * 1e3:g} us is below what can be measured")
     return value
 
-
-def format_madds(value: float) -> str:
-    return f"{value / 1e6:.1f}M" if value < 1e9 else f"{value / 1e9:.2f}G"

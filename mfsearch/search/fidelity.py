@@ -20,12 +20,12 @@ from ..families import analyze
 from ..data import Dataset
 from ..errors import UserError
 from ..proxy.train import SCORES, ProxyConfig, TrainingDiverged, train_proxy
-from .space import SearchSpace, random_specs
+from ..space import random_specs
 from .study import Band
 from .training_log import TrainingLog
 
 
-def sample_band(space: SearchSpace, band: Band, count: int, seed: int, max_tries: int = 20000):
+def sample_band(space, band: Band, count: int, seed: int, max_tries: int = 20000):
     """`count` distinct random specs whose MAdds lie in the band."""
     specs = []
     for spec in random_specs(space, seed, max_tries):
@@ -209,7 +209,7 @@ def _row(spec, band: Band, seeds: list[int], score: str, results: dict) -> dict:
     return row
 
 
-def measure(space: SearchSpace, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
+def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
             factor: int, seed: int, repeats: int = 1, jobs: int = 1, log=print,
             trainings: Path | None = None) -> tuple[pd.DataFrame, dict]:
     """Train every sampled architecture with the proxy and a `factor`x longer run, each with

@@ -13,8 +13,9 @@ import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 from optuna.trial import TrialState  # noqa: E402
 
-from ..pillars import BNECK_LITE, DYRELU, FORMER_AND_BRIDGE, MOBILE, STEM  # noqa: E402
-from ..proxy.fidelity_record import fidelity_summary  # noqa: E402
+from ..families import family_of  # noqa: E402
+from ..proxy.fidelity_record import fidelity_summary, load_record  # noqa: E402
+from ..spec import spec_from_yaml  # noqa: E402
 from .study import SearchSettings, best_trained, proxy_score, trained  # noqa: E402
 
 STATE = {TrialState.COMPLETE: "trained", TrialState.PRUNED: "infeasible",
@@ -70,19 +71,14 @@ def pareto_trials(points: list[tuple[float, int]]) -> list[int]:
     return sorted(t.params["i"] for t in front_study.best_trials)
 
 
-# Leaderboard columns of a Mobile-Former's MAdds (every other family shows its own pillars).
-_MF_GROUPS = {"mobile": (STEM, BNECK_LITE, MOBILE), "former+bridge": FORMER_AND_BRIDGE,
-              "dyrelu": (DYRELU,)}
-
-
-def pillar_groups(pillars: dict) -> dict[str, tuple[str, ...]]:
-    if MOBILE in pillars:
-        return {**_MF_GROUPS, "head": ("head",)}
-    return {k: (k,) for k in pillars}
+def trial_family(trial: optuna.trial.FrozenTrial):
+    """The family of a recorded candidate, read from the spec it stores."""
+    return family_of(spec_from_yaml(trial.user_attrs["spec"], f"trial {trial.number}"))
 
 
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
     done = sorted(trained(study), key=lambda t: -proxy_score(t))
+    groups = trial_family(done[0]).groups() if done else {}
     rows = []
     for rank, t in enumerate(done, 1):
         a = t.user_attrs
@@ -93,7 +89,7 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
             row["latency (ms)"] = round(a["latency_ms"], 2)
         row["MAdds (M)"] = round(a["madds"] / 1e6, 2)
         row.update({name: round(sum(p[k] for k in keys) / 1e6, 1)
-                    for name, keys in pillar_groups(p).items()})
+                    for name, keys in groups.items()})
         row.update({"params (M)": round(a["params"] / 1e6, 2), "train s": a.get("train_seconds")})
         rows.append(row)
     return pd.DataFrame(rows)
@@ -145,6 +141,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
             f"name: trial-{best.number}", f"name: search-best-trial-{best.number}", 1))
     plot_front(study, settings, paths["plot"])
     band, proxy = settings.band, settings.proxy
+    record = load_record(settings.fidelity_record) if settings.fidelity_record else None
     states = frame["state"].value_counts().to_dict() if len(frame) else {}
     lines = [
         "# mfsearch budget report", "",
@@ -158,13 +155,14 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"{proxy.describe_score()} (higher is better)",
         f"- trials: {json.dumps(states)}", "",
         "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label(),
-                                                    settings.space.family), "",
+                                                    settings.space.family, record), "",
         "## Leaderboard (ranked by the proxy's score; top-1 is on the search's data, not "
         "ImageNet accuracy)", "",
         board.to_markdown(index=False) if len(board) else "_no trained candidates yet_", "",
-        "MAdds columns in millions" + ("; `mobile` includes stem and bneck-lite, "
-                                       "`former+bridge` is Mobile->Former + Former + "
-                                       "Mobile<-Former" if "former+bridge" in board else "")
+        "MAdds columns in millions" + "".join(
+            f"; `{name}` is {' + '.join(f'`{p}`' for p in pillars)}"
+            for name, pillars in (trial_family(done[0]).groups() if done else {}).items()
+            if len(pillars) > 1)
         + ("; latency predicted from this machine's lookup table (`mfsearch latency-table` "
            "reports its error)" if "latency (ms)" in board else "") + ".", "",
         "Files: `trials.csv` (every trial), `best.yaml` (best spec: `mfsearch cost best.yaml`), "

@@ -20,17 +20,13 @@ from optuna.trial import TrialState
 from ..data import Dataset
 from ..errors import UserError
 from ..families import analyze
+from ..compat import heartbeat_recorder
 from ..latency.table import LatencyTable
 from ..proxy.train import ProxyConfig, TrainingDiverged, train_proxy
 from ..spec import spec_to_yaml
-from .space import SearchSpace
 
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
               "latency": "minimize"}
-MAX_CONSECUTIVE_REJECTS = 5000
-# Proposals in a row that repeat trained architectures before a search stops: the sampler has
-# nothing new left to propose in the band.
-MAX_CONSECUTIVE_DUPLICATES = 50
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class Band:
 
 @dataclass
 class SearchSettings:
-    space: SearchSpace
+    space: object  # a family's search space (`Family.space_type`)
     band: Band
     trials: int
     proxy: ProxyConfig
@@ -91,6 +87,7 @@ class SearchSettings:
     sampler: str = "tpe"
     seed: int = 0
     latency: LatencyTable | None = None  # predicts latency for a latency band or objective
+    fidelity_record: str | Path | None = None  # the measurement reports quote (None: shipped)
 
     def latency_ms(self, spec) -> float | None:
         table = self.band.latency or self.latency
@@ -124,7 +121,7 @@ OPEN_ATTEMPTS = 4
 
 
 @contextlib.contextmanager
-def _own_heartbeats():
+def own_heartbeats():
     """We run ask/tell and record heartbeats ourselves (Optuna only does it inside
     Study.optimize, and warns about both the experimental API and this use of it)."""
     with warnings.catch_warnings():
@@ -151,7 +148,7 @@ def open_study(storage: str, name: str, settings: SearchSettings,
     sampler = make_sampler(settings.sampler, None if shared else settings.seed)
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            with _own_heartbeats():
+            with own_heartbeats():
                 backend = optuna.storages.RDBStorage(
                     storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
                     heartbeat_stale_trial_callback=_requeue_stale) if shared else storage
@@ -197,17 +194,15 @@ def requeue_interrupted(study: optuna.Study) -> int:
 
 def fail_dead_workers(study: optuna.Study) -> None:
     """Shared storage: fail (and queue again) trials of workers whose heartbeat stopped."""
-    with _own_heartbeats():
+    with own_heartbeats():
         optuna.storages.fail_stale_trials(study)
 
 
-class _Heartbeat:
+class Heartbeat:
     """Records the trial's heartbeat at most every HEARTBEAT_SECONDS (only on shared storages)."""
 
     def __init__(self, study: optuna.Study, trial: optuna.Trial) -> None:
-        storage = study._storage  # Optuna's ask/tell API leaves heartbeats to the caller
-        enabled = getattr(storage, "get_heartbeat_interval", lambda: None)()
-        self.beat = (lambda: storage.record_heartbeat(trial._trial_id)) if enabled else None
+        self.beat = heartbeat_recorder(study, trial)
         self.last = 0.0
         self()
 
@@ -242,14 +237,14 @@ def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
               on_step: Callable[[int, float], None] | None = None) -> str:
     """Ask one candidate and finish it: 'trained', 'infeasible', 'duplicate' (an architecture
     already trained, told its score again) or 'failed'."""
-    with _own_heartbeats():
+    with own_heartbeats():
         return _run_trial(study, settings, data, on_step)
 
 
 def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
                on_step: Callable[[int, float], None] | None) -> str:
     trial = study.ask()
-    heartbeat = _Heartbeat(study, trial)
+    heartbeat = Heartbeat(study, trial)
 
     def step(n: int, loss: float) -> None:
         heartbeat()
@@ -316,7 +311,7 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
     return "trained"
 
 
-def check_reachable(space: SearchSpace, band: Band) -> tuple[int | float, int | float]:
+def check_reachable(space, band: Band) -> tuple[int | float, int | float]:
     """The cheapest and dearest candidates of the space (MAdds, or predicted latency: both grow
     with every choice); an error when the band lies outside them."""
     lo = band.measure(space.extreme(smallest=True))

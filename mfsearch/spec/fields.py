@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -65,3 +66,49 @@ def mapping_field(path: str, data: Any, allowed: set[str], required: set[str]) -
         if key not in data:
             raise SpecError(f"{prefix}{key}: missing required key")
     return data
+
+
+def name_field(data: dict) -> str:
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError(f"name: expected a non-empty string, got {name!r}")
+    return name
+
+
+def family_field(data: dict, family: str) -> None:
+    if data.get("family", family) != family:
+        raise SpecError(f"family: expected {family}, got {data['family']!r}")
+
+
+def field_names(cls) -> set[str]:
+    """Keys a spec dataclass accepts in YAML: its fields and `family`."""
+    return {f.name for f in dataclasses.fields(cls)} | {"family"}
+
+
+def defaults(cls, data: dict):
+    """`get(key)`: the YAML value of a field, or the dataclass default when the key is absent."""
+    declared = cls.__dataclass_fields__
+    return lambda key: data.get(key, declared[key].default)
+
+
+def scalar_fields(spec, skip: set[str]) -> dict[str, Any]:
+    """The spec's remaining fields in declaration order, for `to_dict`."""
+    return {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)
+            if f.name not in skip}
+
+
+class SpecBase:
+    """What every family's spec dataclass shares: `family` names its family, and `replace`
+    goes through `from_dict`, so a changed value is validated like one read from YAML."""
+
+    family: str
+
+    @classmethod
+    def from_dict(cls, data: Any):
+        raise NotImplementedError
+
+    def to_dict(self) -> dict:
+        raise NotImplementedError
+
+    def replace(self, **changes: Any):
+        return type(self).from_dict({**self.to_dict(), **changes})

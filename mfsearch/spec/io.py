@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import UserError
-from ..families import DEFAULT_FAMILY, FAMILIES, analyze, get_family
+from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
 from .fields import SpecError
 
-VARIANT_PACKAGE = "mfsearch.spec.variants"
 
-
-def _shipped_names() -> list[str]:
-    return [p.name[:-5] for p in resources.files(VARIANT_PACKAGE).iterdir()
-            if p.name.endswith(".yaml")]
+def _variants() -> dict:
+    """Every registered family's shipped variants: name -> YAML resource."""
+    found = {}
+    for family in all_families().values():
+        found.update(family.variant_files())
+    return found
 
 
 def variant_names(family: str | None = DEFAULT_FAMILY) -> list[str]:
-    """Shipped variants of one family (all families with None), by family, smallest MAdds
-    first."""
-    prefixes = tuple(f.variant_prefix for f in FAMILIES.values()
-                     if family is None or f.name == family)
-    names = [n for n in _shipped_names() if n.startswith(prefixes)]
-    return sorted(names, key=lambda n: (n.split("-")[0], analyze(_shipped(n)).madds("core")))
+    """Shipped variants of one family (all families with None), family by family, smallest
+    MAdds first."""
+    families = list(all_families().values()) if family is None else [get_family(family)]
+    names = []
+    for f in families:
+        names += sorted(f.variant_files(), key=lambda n: analyze(_shipped(n)).madds("core"))
+    return names
 
 
 def _shipped(name: str):
-    text = resources.files(VARIANT_PACKAGE).joinpath(f"{name}.yaml").read_text()
-    return spec_from_yaml(text, name)
+    return spec_from_yaml(_variants()[name].read_text(encoding="utf-8"), name)
 
 
 def _parse_yaml(text: str, origin: str) -> Any:
@@ -47,15 +47,13 @@ def _parse_yaml(text: str, origin: str) -> Any:
 def spec_from_dict(data: Any):
     """A spec of the family its `family` key names (Mobile-Former when absent)."""
     family = data.get("family", DEFAULT_FAMILY) if isinstance(data, dict) else DEFAULT_FAMILY
-    if isinstance(family, str) and family.lower() in FAMILIES:
-        family = family.lower()
     try:
         family = get_family(family)
     except UserError as exc:
         raise SpecError(str(exc)) from None
     if isinstance(data, dict):
         data = {**data, "family": family.name}
-    return family.spec_type().from_dict(data)
+    return family.spec_type.from_dict(data)
 
 
 def spec_from_yaml(text: str, origin: str = "spec"):
@@ -100,9 +98,9 @@ def save_spec(spec, path: str | Path) -> Path:
 def load_model_spec(model: str):
     """A shipped variant by name (`mobile-former-294m` or just `294m`, `iformer-m`) or a spec
     file path."""
-    names = _shipped_names()
+    names = _variants()
     key = model.lower()
-    for candidate in (key, *(f.variant_prefix + key for f in FAMILIES.values())):
+    for candidate in (key, *(f.variant_prefix + key for f in all_families().values())):
         if candidate in names:
             return _shipped(candidate)
     if model.endswith((".yaml", ".yml")) or Path(model).exists():
@@ -145,7 +143,9 @@ def apply_overrides(spec, items: list[str]):
                 if not isinstance(part, int) or not 0 <= part < len(node):
                     raise UserError(f"--set {label}: no such list index (have {len(node)} items)")
             elif isinstance(node, dict):
-                if part not in node and not (last and part in _OPTIONAL_BLOCK_KEYS):
+                # Nested mappings (a block, a stage) may omit keys that have defaults; the
+                # spec's own validation names any key it does not know.
+                if part not in node and not (last and node is not data):
                     raise UserError(f"--set {label}: unknown key")
             else:
                 raise UserError(f"--set {label}: {label.rsplit('.', 1)[0]} is not a mapping")
@@ -158,6 +158,3 @@ def apply_overrides(spec, items: list[str]):
     except SpecError as exc:
         raise SpecError(f"--set: {exc}") from None
 
-
-# Keys a block (or stage) may lack in its YAML because they have defaults.
-_OPTIONAL_BLOCK_KEYS = {"expand2", "stride", "expand", "conv", "attn", "conv_after", "qk_reduce"}

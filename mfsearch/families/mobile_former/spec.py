@@ -11,9 +11,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import (MAX_CLASSES, MAX_RATIO, MAX_WIDTH, SpecError, bool_field as _bool,
-                     choice_field as _choice, int_field as _int, mapping_field as _mapping,
-                     prob_field as _prob, ratio_field as _ratio)
+from ...spec.fields import (MAX_CLASSES, MAX_RATIO, MAX_WIDTH, SpecBase, SpecError,
+                            bool_field as _bool, choice_field as _choice, defaults, family_field,
+                            field_names, int_field as _int, mapping_field as _mapping,
+                            name_field, prob_field as _prob, ratio_field as _ratio,
+                            scalar_fields)
 
 # Upper bounds keep adversarial specs from exhausting memory; they sit far above any mobile model.
 MAX_TOKENS = 256
@@ -79,7 +81,7 @@ class BlockSpec:
 
 
 @dataclass(frozen=True)
-class MobileFormerSpec:
+class MobileFormerSpec(SpecBase):
     """A whole Mobile-Former. Defaults follow the official implementation."""
 
     name: str
@@ -111,21 +113,17 @@ class MobileFormerSpec:
     # --- serialisation -------------------------------------------------------------------
     @classmethod
     def from_dict(cls, data: Any) -> MobileFormerSpec:
-        names = {f.name for f in dataclasses.fields(cls)} | {"family"}
-        _mapping("", data, names, {"name", "stem", "bneck_lite", "blocks", "head_conv", "fc1"})
-        if data.get("family", cls.family) != cls.family:
-            raise SpecError(f"family: expected {cls.family}, got {data['family']!r}")
-        if not isinstance(data["name"], str) or not data["name"].strip():
-            raise SpecError(f"name: expected a non-empty string, got {data['name']!r}")
+        _mapping("", data, field_names(cls),
+                 {"name", "stem", "bneck_lite", "blocks", "head_conv", "fc1"})
+        family_field(data, cls.family)
         blocks = data["blocks"]
         if not isinstance(blocks, list) or not blocks:
             raise SpecError(f"blocks: expected a non-empty list of blocks, got {blocks!r}")
         if len(blocks) > MAX_BLOCKS:
             raise SpecError(f"blocks: at most {MAX_BLOCKS} blocks, got {len(blocks)}")
-        d = cls.__dataclass_fields__
-        get = lambda key: data.get(key, d[key].default)  # noqa: E731
+        get = defaults(cls, data)
         spec = cls(
-            name=data["name"],
+            name=name_field(data),
             description=str(get("description") or ""),
             stem=_int("stem", data["stem"], 1, MAX_WIDTH),
             bneck_lite=BneckLiteSpec.from_dict(data["bneck_lite"]),
@@ -158,16 +156,8 @@ class MobileFormerSpec:
         out.update(stem=self.stem,
                    bneck_lite=dataclasses.asdict(self.bneck_lite),
                    blocks=[b.to_dict() for b in self.blocks])
-        for f in dataclasses.fields(self):
-            if f.name not in out and f.name != "description":
-                out[f.name] = getattr(self, f.name)
+        out.update(scalar_fields(self, {*out, "description"}))
         return out
-
-    def replace(self, **changes: Any) -> MobileFormerSpec:
-        """A validated copy with some fields changed (goes through from_dict, so values are checked)."""
-        data = self.to_dict()
-        data.update(changes)
-        return MobileFormerSpec.from_dict(data)
 
     # --- cross-field rules -----------------------------------------------------------------
     def validate(self) -> None:

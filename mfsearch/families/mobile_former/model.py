@@ -14,11 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import pillars as P
-from ..cost.mobile_former import analyze
-from ..spec.layout import BlockLayout, Layout, resolve
-from ..spec.mobile_former import MobileFormerSpec
-from .limits import check_limits
+from ...models.limits import check_limits
+from . import pillars as P
+from .cost import analyze
+from .layout import BlockLayout, Layout, resolve
+from .spec import MobileFormerSpec
 
 
 class HSigmoid(nn.Module):

@@ -9,9 +9,9 @@ matmul multiply-adds. Per image (batch 1).
 
 from __future__ import annotations
 
-from .. import pillars as P
-from ..spec.iformer import IFormerSpec, IFormerStage
-from .counts import Counts, ModelCost, PartCost
+from ...cost.counts import Counts, ModelCost, PartCost
+from . import pillars as P
+from .spec import IFormerSpec, IFormerStage
 
 
 def conv(cin: int, cout: int, kernel: int, groups: int, positions: int) -> Counts:
@@ -77,7 +77,7 @@ def analyze(spec: IFormerSpec, resolution: int = 224) -> ModelCost:
                                           + spec.num_classes, core=c4 * spec.num_classes)},
                           _info(c4, spec.num_classes, 1, last, 1)))
     return ModelCost(model=spec.name, resolution=resolution, parts=parts,
-                     pillar_names=P.IFORMER_PILLARS, family=spec.family)
+                     pillar_names=P.PILLARS, family=spec.family)
 
 
 def _info(cin: int, cout: int, stride: int, res_in: int, res_out: int,

@@ -8,12 +8,13 @@ blocks. The shipped variants iFormer-T/S/M/L/L2/H are spec files like any other.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import MAX_CLASSES, MAX_RATIO, MAX_WIDTH, SpecError, int_field, mapping_field
-from .layout import conv_out
+from ...spec.fields import (MAX_CLASSES, MAX_RATIO, MAX_WIDTH, SpecBase, SpecError, defaults,
+                            family_field, field_names, int_field, mapping_field, name_field,
+                            scalar_fields)
+from ...spec.geometry import conv_out
 
 FAMILY = "iformer"
 MAX_STAGE_BLOCKS = 128
@@ -62,7 +63,7 @@ class IFormerStage:
 
 
 @dataclass(frozen=True)
-class IFormerSpec:
+class IFormerSpec(SpecBase):
     """A whole iFormer. Defaults follow the official code (`models/iformer.py`)."""
 
     name: str
@@ -93,20 +94,16 @@ class IFormerSpec:
 
     @classmethod
     def from_dict(cls, data: Any) -> IFormerSpec:
-        names = {f.name for f in dataclasses.fields(cls)} | {"family"}
-        mapping_field("", data, names, {"name", "stages"})
-        if data.get("family", FAMILY) != FAMILY:
-            raise SpecError(f"family: expected {FAMILY}, got {data['family']!r}")
-        if not isinstance(data["name"], str) or not data["name"].strip():
-            raise SpecError(f"name: expected a non-empty string, got {data['name']!r}")
+        mapping_field("", data, field_names(cls), {"name", "stages"})
+        family_field(data, FAMILY)
+        name = name_field(data)
         stages = data["stages"]
         if not isinstance(stages, list) or len(stages) != STAGES:
             raise SpecError(f"stages: expected a list of {STAGES} stages (strides 4, 8, 16, 32), "
                             f"got {stages!r}")
-        d = cls.__dataclass_fields__
-        get = lambda key: data.get(key, d[key].default)  # noqa: E731
+        get = defaults(cls, data)
         spec = cls(
-            name=data["name"], description=str(get("description") or ""),
+            name=name, description=str(get("description") or ""),
             stages=tuple(IFormerStage.from_dict(s, f"stages[{i}]") for i, s in enumerate(stages)),
             conv_ratio=int_field("conv_ratio", get("conv_ratio"), 1, MAX_RATIO),
             ffn_ratio=int_field("ffn_ratio", get("ffn_ratio"), 1, MAX_RATIO),
@@ -125,9 +122,7 @@ class IFormerSpec:
         if self.description:
             out["description"] = self.description
         out["stages"] = [s.to_dict() for s in self.stages]
-        for f in dataclasses.fields(self):
-            if f.name not in out and f.name not in ("description", "stages"):
-                out[f.name] = getattr(self, f.name)
+        out.update(scalar_fields(self, {*out, "description"}))
         return out
 
     def feature_sizes(self, resolution: int) -> tuple[int, tuple[int, ...]]:
@@ -138,8 +133,3 @@ class IFormerSpec:
         for _ in self.stages[1:]:
             sizes.append(conv_out(sizes[-1], 3, 2))
         return first, tuple(sizes)
-
-    def replace(self, **changes: Any) -> IFormerSpec:
-        data = self.to_dict()
-        data.update(changes)
-        return IFormerSpec.from_dict(data)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..spec.iformer import STAGES, IFormerSpec
-from .space import (WIDTH_MULTIPLE, SpaceError, _choices, _range, check_keys, extreme_widths,
-                    fixed_fields, spec_from_space, suggest)
+from ...space.choices import (WIDTH_MULTIPLE, SpaceError, check_keys, choices, extreme_widths,
+                               fixed_fields, int_range, spec_from_space, suggest, widths_grow)
+from .spec import STAGES, IFormerSpec
 
 _STAGE_KEYS = ("width", "conv", "attn", "conv_after", "qk_reduce")
 _COUNTS = ("conv", "attn", "conv_after")
@@ -20,8 +20,8 @@ def _counts(path: str, value: Any) -> tuple[int, ...]:
     items = value if isinstance(value, (list, dict)) else [value]
     if isinstance(items, list) and 0 in items and not isinstance(items[0], bool):
         rest = [v for v in items if v != 0]
-        return (0, *(_choices(path, rest) if rest else ()))
-    return _range(path, items)
+        return (0, *(choices(path, rest) if rest else ()))
+    return int_range(path, items)
 
 
 @dataclass(frozen=True)
@@ -61,17 +61,17 @@ class IFormerSpace:
             if "width" not in st:
                 raise SpaceError(f"{path}.width: missing required key")
             parsed.append(IFormerStageChoices(
-                width=_choices(f"{path}.width", st["width"], WIDTH_MULTIPLE),
+                width=choices(f"{path}.width", st["width"], WIDTH_MULTIPLE),
                 **{k: _counts(f"{path}.{k}", st.get(k, 0)) for k in _COUNTS},
-                qk_reduce=_choices(f"{path}.qk_reduce", st.get("qk_reduce", 2))[0]))
+                qk_reduce=choices(f"{path}.qk_reduce", st.get("qk_reduce", 2))[0]))
         for i, st in enumerate(parsed):
             bad = [w for w in st.width if w % st.qk_reduce] if max(st.attn) else []
             if bad:
                 raise SpaceError(f"stages[{i}].width: {bad[0]} is not divisible by qk_reduce "
                                  f"{st.qk_reduce}")
         space = cls(name=name, fixed=fixed,
-                    conv_ratio=_choices("conv_ratio", data.get("conv_ratio", 4)),
-                    ffn_ratio=_choices("ffn_ratio", data.get("ffn_ratio", 3)),
+                    conv_ratio=choices("conv_ratio", data.get("conv_ratio", 4)),
+                    ffn_ratio=choices("ffn_ratio", data.get("ffn_ratio", 3)),
                     stages=tuple(parsed))
         space.extreme(smallest=True)  # builds a spec: fixed fields and widths are validated
         space.extreme(smallest=False)
@@ -85,7 +85,7 @@ class IFormerSpace:
                            **{k: suggest(trial, f"s{i + 1}_{k}", getattr(st, k))
                               for k in _COUNTS}, "qk_reduce": st.qk_reduce})
         widths = [s["width"] for s in stages]
-        if any(b < a for a, b in zip(widths, widths[1:])):
+        if not widths_grow(widths):
             return None
         if any(s["conv"] + s["attn"] + s["conv_after"] == 0 for s in stages):
             return None

@@ -6,10 +6,10 @@ nothing is traced, so a whole network costs microseconds. Per image (batch 1).
 
 from __future__ import annotations
 
-from .. import pillars as P
-from ..spec.layout import BlockLayout, Layout, resolve
-from ..spec.mobile_former import MobileFormerSpec
-from .counts import Counts, ModelCost, PartCost
+from ...cost.counts import Counts, ModelCost, PartCost
+from . import pillars as P
+from .layout import BlockLayout, Layout, resolve
+from .spec import MobileFormerSpec
 
 
 # --- layer formulas ---------------------------------------------------------------------------
@@ -140,7 +140,8 @@ def analyze(spec: MobileFormerSpec, resolution: int = 224) -> ModelCost:
                               _info(lay.last_width, spec.token_dim, 1, lay.last_res, lay.last_res)))
     parts.append(PartCost("head", "head", {P.HEAD: head(spec, lay.last_width, last)},
                           _info(lay.last_width, spec.num_classes, 1, lay.last_res, 1)))
-    return ModelCost(model=spec.name, resolution=resolution, parts=parts)
+    return ModelCost(model=spec.name, resolution=resolution, parts=parts, pillar_names=P.PILLARS,
+                     family=spec.family)
 
 
 def _info(cin: int, cout: int, stride: int, res_in: int, res_out: int,

@@ -8,16 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UserError
-from .mobile_former import MobileFormerSpec
-
-MIN_RESOLUTION = 1
-MAX_RESOLUTION = 4096
-
-
-def conv_out(size: int, kernel: int, stride: int) -> int:
-    """Output size of a conv with 'same' padding kernel // 2 (PyTorch arithmetic)."""
-    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+from ...spec.geometry import check_resolution, conv_out
+from .spec import MobileFormerSpec
 
 
 @dataclass(frozen=True)
@@ -61,11 +53,6 @@ class BlockLayout:
     def residual(self) -> bool:
         return self.stride == 1 and self.cin == self.cout
 
-    @property
-    def dyrelu_widths(self) -> tuple[int, int]:
-        """Channels of the two DyReLUs: (pw1, dw) for stride 1; (dw1, dw2) for downsample."""
-        return (self.hidden[0], self.hidden[0]) if not self.downsample else self.hidden
-
 
 @dataclass(frozen=True)
 class Layout:
@@ -76,15 +63,6 @@ class Layout:
     blocks: tuple[BlockLayout, ...]
     last_width: int
     last_res: int
-
-
-def check_resolution(resolution: int) -> int:
-    if isinstance(resolution, bool) or not isinstance(resolution, int):
-        raise UserError(f"resolution: expected an integer, got {resolution!r}")
-    if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise UserError(f"resolution: must be between {MIN_RESOLUTION} and {MAX_RESOLUTION}, "
-                        f"got {resolution}")
-    return resolution
 
 
 def resolve(spec: MobileFormerSpec, resolution: int = 224) -> Layout:

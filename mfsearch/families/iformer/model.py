@@ -12,10 +12,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .. import pillars as P
-from ..cost.iformer import analyze
-from ..spec.iformer import IFormerSpec, IFormerStage
-from .limits import check_limits
+from ...models.limits import check_limits
+from . import pillars as P
+from .cost import analyze
+from .spec import IFormerSpec, IFormerStage
 
 
 def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1,
@@ -122,7 +122,7 @@ class Head(nn.Sequential):
 
 
 class IFormer(nn.Module):
-    pillar_names = P.IFORMER_PILLARS
+    pillar_names = P.PILLARS
 
     def __init__(self, spec: IFormerSpec):
         super().__init__()

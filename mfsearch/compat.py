@@ -1,0 +1,37 @@
+"""The few private APIs of dependencies that mfsearch relies on, in one place, each with the
+reason and a test (tests/test_compat.py) that pins the behaviour used.
+
+- Optuna's ask/tell API leaves heartbeats to the caller (only `Study.optimize` records them), so
+  a worker that trains a trial records them through the study's storage and the trial's id.
+- argparse takes any argument that starts with '-' and is not a plain negative number for an
+  option; a budget such as `-5M` should reach the budget parser and its clear message instead.
+- fvcore exposes its default op handles only as a private table; the `core` convention counts
+  with a subset of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+
+def heartbeat_recorder(study, trial):
+    """A function that records `trial`'s heartbeat, or None when the study's storage has
+    heartbeats off."""
+    storage = study._storage
+    if not getattr(storage, "get_heartbeat_interval", lambda: None)():
+        return None
+    trial_id = trial._trial_id
+    return lambda: storage.record_heartbeat(trial_id)
+
+
+def accept_negative_values(parser: argparse.ArgumentParser, pattern: re.Pattern) -> None:
+    """Arguments matching `pattern` (and starting with '-') are values, not options."""
+    parser._negative_number_matcher = pattern
+
+
+def fvcore_default_handles(ops: tuple[str, ...]) -> dict:
+    """fvcore's own default handles for these ops."""
+    from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS
+
+    return {op: _DEFAULT_SUPPORTED_OPS[op] for op in ops}

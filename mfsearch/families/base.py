@@ -1,0 +1,86 @@
+"""The protocol every architecture family implements: the one object the rest of mfsearch asks
+about a family (its spec and space types, cost model, torch model, pillars, variants, how its
+costs and latency entries are keyed). Nothing outside a family's package branches on its name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Family:
+    """Subclass per family and implement the methods; the fields are plain data."""
+
+    name: str  # the `family:` key of spec and space files
+    title: str  # how reports and plots name it
+    package: str  # the family's package; shipped variants are its `variants/*.yaml`
+    pillars: tuple[str, ...]  # cost pillars in display order (torch modules carry the same tags)
+    # Pillar groups the leaderboard and pillar tables show (group name -> pillars).
+    pillar_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The group whose share of the MAdds reports highlight (the Former and bridge, say), if any.
+    share_group: str | None = None
+    # How plots spell a group out ("Former + both bridges"); the pillars joined by + otherwise.
+    group_titles: dict[str, str] = field(default_factory=dict)
+    # Its costs describe the BN-folded network (the torch model is folded to check them).
+    folded: bool = False
+    # Spec fields no block's latency depends on; and those only the classifier head's does.
+    latency_ignored: frozenset[str] = frozenset()
+    head_only: frozenset[str] = frozenset()
+    # Short column headers for long pillar names in narrow tables.
+    abbreviations: dict[str, str] = field(default_factory=dict)
+    colour: str = "#7f7f7f"  # its colour in plots that show several families
+    short_prefix: str = ""  # plot labels: the variant name with its prefix replaced by this
+
+    # --- what each family implements --------------------------------------------------------
+    @property
+    def spec_type(self) -> type:
+        raise NotImplementedError
+
+    @property
+    def space_type(self) -> type:
+        raise NotImplementedError
+
+    def analyze(self, spec, resolution: int):
+        """The analytic cost (`mfsearch.cost.counts.ModelCost`) of `spec` at `resolution`."""
+        raise NotImplementedError
+
+    def build_model(self, spec, resolution: int):
+        """The torch model of `spec` (BatchNorms unfolded, ready to train)."""
+        raise NotImplementedError
+
+    def summary(self, cost, convention: str) -> list[str]:
+        """Lines a cost table ends with beyond the totals (what the family's costs mean)."""
+        return []
+
+    # --- shared behaviour -------------------------------------------------------------------
+    @property
+    def variant_prefix(self) -> str:
+        return f"{self.name}-"
+
+    def variant_files(self) -> dict[str, Any]:
+        """Shipped variant name -> its YAML resource."""
+        folder = resources.files(self.package).joinpath("variants")
+        if not folder.is_dir():
+            return {}
+        return {p.name[:-5]: p for p in folder.iterdir() if p.name.endswith(".yaml")}
+
+    def published_name(self, variant: str) -> str:
+        """The name its paper's results go by in the published-results table (lower case)."""
+        return variant.lower()
+
+    def short_name(self, variant: str) -> str:
+        if self.short_prefix and variant.startswith(self.variant_prefix):
+            return self.short_prefix + variant[len(self.variant_prefix):].upper()
+        return variant
+
+    def group_madds(self, cost, group: str, convention: str) -> int:
+        return sum(cost.pillar(p).madds(convention) for p in self.pillar_groups[group])
+
+    def group_title(self, group: str) -> str:
+        return self.group_titles.get(group) or " + ".join(self.pillar_groups[group])
+
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """The pillar groups to show; every pillar on its own when the family defines none."""
+        return self.pillar_groups or {p: (p,) for p in self.pillars}

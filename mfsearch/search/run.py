@@ -1,0 +1,136 @@
+"""A whole search as one call: open (or resume) the study, run trials until the study holds
+enough trained candidates, stop when the space is exhausted or the band is missed, and leave the
+outputs. Callers (the CLI, a notebook) follow it through events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import optuna
+
+from ..data import Dataset
+from ..errors import UserError
+from .outputs import leaderboard, write_outputs
+from .study import (SearchSettings, best_trained, check_reachable, default_storage,
+                    fail_dead_workers, open_study, proxy_score, requeue_interrupted, run_trial,
+                    trained)
+
+# Proposals in a row outside the band before a search gives up: the band is too narrow.
+MAX_CONSECUTIVE_REJECTS = 5000
+# Proposals in a row that repeat trained architectures before a search stops: the sampler has
+# nothing new left to propose in the band.
+MAX_CONSECUTIVE_DUPLICATES = 50
+
+
+@dataclass(frozen=True)
+class SearchEvent:
+    """What happened: `kind` is one of
+    - "start": `done` candidates are trained already; `info` has reachable (lo, hi),
+      requeued (interrupted trials queued again), out and best (the best trial so far);
+    - "trial": a trial is about to run (`done` trained so far);
+    - "step": a proxy step finished (`step`, `loss`);
+    - "outcome": a trial ended (`outcome`, `trial`, `done`; `info` has best, and reason for
+      a failed one);
+    - "stop": the search ended early (`message`)."""
+
+    kind: str
+    done: int = 0
+    step: int = 0
+    loss: float = float("nan")
+    outcome: str = ""
+    trial: int | None = None
+    message: str = ""
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class SearchResult:
+    study: optuna.Study
+    out: Path
+    paths: dict[str, Path]
+    stopped: str = ""  # why it stopped before reaching the trials asked for, if it did
+
+    @property
+    def trained(self) -> list[optuna.trial.FrozenTrial]:
+        return trained(self.study)
+
+    @property
+    def best(self) -> optuna.trial.FrozenTrial | None:
+        done = self.trained
+        return best_trained(done) if done else None
+
+    def leaderboard(self):
+        """The trained candidates ranked by the proxy's score (a pandas DataFrame)."""
+        return leaderboard(self.study)
+
+    def summary(self) -> dict:
+        best = self.best
+        return {"out": str(self.out), "trained": len(self.trained), "stopped": self.stopped,
+                "files": {k: str(v) for k, v in self.paths.items()},
+                "best": None if best is None else {
+                    "trial": best.number, "score": proxy_score(best),
+                    "madds": best.user_attrs["madds"], "params": best.user_attrs["params"],
+                    "latency_ms": best.user_attrs.get("latency_ms")}}
+
+
+class SearchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a search: the outputs of what finished are written; `result` holds them."""
+
+    def __init__(self, result: SearchResult):
+        super().__init__("search interrupted")
+        self.result = result
+
+
+def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
+               on_event: Callable[[SearchEvent], None] | None = None, *,
+               storage: str | None = None, study_name: str | None = None,
+               data_name: str | None = None, command: str = "",
+               max_duplicates: int = MAX_CONSECUTIVE_DUPLICATES) -> SearchResult:
+    """Search until the study holds `settings.trials` trained candidates, then write
+    trials.csv, best.yaml, report.md and pareto.png into `out` (they are also written on
+    Ctrl-C, which raises SearchInterrupted). `storage` shares the study with other workers;
+    without it the study is `out/study.db` and a rerun resumes it."""
+    emit = on_event or (lambda event: None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lo, hi = check_reachable(settings.space, settings.band)
+    shared = storage is not None
+    study = open_study(storage or default_storage(out), study_name or "mfsearch", settings,
+                       shared=shared)
+    requeued = 0 if shared else requeue_interrupted(study)
+    name = data_name or data.name
+    done = trained(study)
+    emit(SearchEvent("start", done=len(done), info={
+        "reachable": (lo, hi), "requeued": requeued, "out": out,
+        "best": best_trained(done) if done else None}))
+    stopped = ""
+    rejects = duplicates = 0
+    try:
+        while len(done) < settings.trials:
+            emit(SearchEvent("trial", done=len(done)))
+            if shared:
+                fail_dead_workers(study)
+            outcome = run_trial(study, settings, data,
+                                lambda n, loss: emit(SearchEvent("step", step=n, loss=loss)))
+            last = study.trials[-1]
+            done = trained(study)
+            emit(SearchEvent("outcome", done=len(done), outcome=outcome, trial=last.number,
+                             info={"reason": last.user_attrs.get("fail_reason"),
+                                   "best": best_trained(done) if done else None}))
+            rejects = rejects + 1 if outcome == "infeasible" else 0
+            duplicates = duplicates + 1 if outcome == "duplicate" else 0
+            if duplicates >= max_duplicates:
+                stopped = (f"the last {duplicates} proposals repeated architectures already "
+                           "trained; the space holds nothing new the sampler finds in the band")
+                emit(SearchEvent("stop", done=len(done), message=stopped))
+                break
+            if rejects > MAX_CONSECUTIVE_REJECTS:
+                raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
+                                "--tolerance or the space")
+    except KeyboardInterrupt:
+        paths = write_outputs(study, settings, out, name, command)
+        raise SearchInterrupted(SearchResult(study, out, paths, "interrupted")) from None
+    paths = write_outputs(study, settings, out, name, command)
+    return SearchResult(study, out, paths, stopped)
