@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from mfsearch.cli import main
-from mfsearch.cost import mobile_former as formulas
+from mfsearch.families.mobile_former import cost as formulas
 
 
 def run(capsys, *argv):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from mfsearch.cost.mobile_former import analyze
+from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.spec import load_model_spec, variant_names
-from mfsearch.models.mobile_former import build_model
+from mfsearch.families.mobile_former.model import build_model
 
 from .conftest import OFFICIAL_PARAMS, PAPER_MADDS_M
 
@@ -83,9 +83,11 @@ def test_paper_convention_figures_294m(mf294):
 
 
 def test_former_and_bridge_of_294m_is_about_35m(mf294):
+    from mfsearch.families.mobile_former import FAMILY
+
     cost = analyze(mf294)
-    narrow = cost.former_and_bridge("paper")
-    broad = cost.former_and_bridge("paper", with_dyrelu=True)
+    narrow = FAMILY.group_madds(cost, "former+bridge", "paper")
+    broad = narrow + cost.pillar("dyrelu").madds("paper")
     assert narrow == 32_145_408  # 11 M->F + final M->F + 11 Formers + 11 M<-F (no BN/DyReLU there)
     assert broad == 36_319_104  # plus the DyReLU generators and their elementwise ops
     assert narrow < 35e6 < broad and abs(broad / 35e6 - 1) < 0.04

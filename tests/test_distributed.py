@@ -56,10 +56,10 @@ def test_trial_of_a_dead_worker_is_failed_and_queued_again(tmp_path, monkeypatch
         150_000_000, 0.1, "paper", 224), trials=1, proxy=ProxyConfig())
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     dead = study_mod.open_study(url, "s", settings, shared=True)
-    with study_mod._own_heartbeats():
+    with study_mod.own_heartbeats():
         trial = dead.ask()
     load_space().sample(trial)
-    study_mod._Heartbeat(dead, trial)  # beats once, then its worker "dies"
+    study_mod.Heartbeat(dead, trial)  # beats once, then its worker "dies"
     time.sleep(2.5)
     alive = study_mod.open_study(url, "s", settings, shared=True)
     study_mod.fail_dead_workers(alive)
@@ -68,7 +68,7 @@ def test_trial_of_a_dead_worker_is_failed_and_queued_again(tmp_path, monkeypatch
     retry = [t for t in trials if t.state == TrialState.WAITING]
     assert len(retry) == 1 and retry[0].user_attrs == {
         "retry_of": trial.number, "retry_reason": "worker stopped (no heartbeat)"}
-    with study_mod._own_heartbeats():
+    with study_mod.own_heartbeats():
         next_trial = alive.ask()  # the next worker to ask gets the dead worker's candidate
     load_space().sample(next_trial)
     assert next_trial.params == trial.params

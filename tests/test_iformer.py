@@ -4,11 +4,11 @@ on our torch model, and folding BatchNorm keeps the function."""
 import pytest
 import torch
 
-from mfsearch.cost.iformer import analyze
+from mfsearch.families.iformer.cost import analyze
 from mfsearch.errors import UserError
 from mfsearch.families import build_model, counted_model
 from mfsearch.models.fold import fold_batchnorm
-from mfsearch.pillars import IFORMER_PILLARS
+from mfsearch.families.iformer.pillars import PILLARS as IFORMER_PILLARS
 from mfsearch.spec import apply_overrides, load_model_spec, spec_from_yaml, spec_to_yaml, variant_names
 from tests.test_fvcore_agreement import assert_agree
 

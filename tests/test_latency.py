@@ -11,7 +11,8 @@ from mfsearch.errors import UserError
 from mfsearch.families import analyze, build_model
 from mfsearch.latency.measure import LatencySettings, measure, pillar_times, prepare
 from mfsearch.latency.table import LatencyTable, part_key
-from mfsearch.pillars import IFORMER_PILLARS, PILLARS
+from mfsearch.families.iformer.pillars import PILLARS as IFORMER_PILLARS
+from mfsearch.families.mobile_former.pillars import PILLARS
 from mfsearch.search.budget import parse_latency
 from mfsearch.spec import apply_overrides, load_model_spec, spec_from_yaml
 

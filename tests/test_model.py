@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from mfsearch.models.mobile_former import DynamicReLU, MobileDownsample, build_model
+from mfsearch.families.mobile_former.model import DynamicReLU, MobileDownsample, build_model
 from mfsearch.spec import load_model_spec
 
 

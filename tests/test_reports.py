@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from mfsearch.cli import main
-from mfsearch.cost.mobile_former import analyze
+from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.errors import UserError
 from mfsearch.reports import ablations
 from mfsearch.reports.published import load_published, pick_families

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from mfsearch.cli import main
-from mfsearch.cli import search as search_cli
+from mfsearch.search import run as search_run
 from mfsearch import data as datasets
-from mfsearch.cost.mobile_former import analyze
+from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.proxy import train as proxy_train
-from mfsearch.proxy.fidelity_record import RECORD
+from mfsearch.proxy.fidelity_record import load_record
 from mfsearch.proxy.train import ProxyConfig
 from mfsearch.search import fidelity
 from mfsearch.search import study as study_mod
@@ -113,7 +113,7 @@ def test_ctrl_c_keeps_finished_work_and_says_how_to_resume(tmp_path, monkeypatch
         trained["n"] += outcome == "trained"
         return outcome
 
-    monkeypatch.setattr("mfsearch.cli.search.run_trial", interrupt_after_one)
+    monkeypatch.setattr(search_run, "run_trial", interrupt_after_one)
     out = tmp_path / "run"
     assert main([*SMOKE, "--out", str(out)]) == 130
     text = capsys.readouterr().out
@@ -154,7 +154,7 @@ def test_unwritable_out(tmp_path, capsys):
 
 
 def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, capsys):
-    before = RECORD.read_text()
+    before = load_record()
     report = tmp_path / "fidelity.md"
     assert main(["fidelity", "--archs", "3", "--factor", "2", "--repeats", "2",
                  "--proxy-steps", "2", "--proxy-res", "16", "--seed", "3",
@@ -192,7 +192,9 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     out = capsys.readouterr().out
     assert "proxy: Kendall tau" in out and "long: seeds agree at Kendall tau" in out
     assert "long: one run against the other seeds' longer runs, Kendall tau" in out
-    assert RECORD.read_text() == before  # only --record replaces the quoted fidelity
+    assert load_record() == before  # the shipped record is never written
+    written = load_record(tmp_path / "fidelity.json")  # the record goes beside the report
+    assert written["architectures"] == 3 and set(written["stats"]) >= {"proxy", "params"}
     assert len((tmp_path / "fidelity.trainings.jsonl").read_text().splitlines()) == 12
 
 
@@ -303,10 +305,10 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
 
 
 def test_training_log_ignores_docstrings_and_comments_but_not_code():
-    from mfsearch.search.training_log import _code_only
+    from mfsearch.search.training_log import code_only
     documented = '"""Module."""\ndef f(x):\n    """Why."""\n    # note\n    return x + 1\n'
-    assert _code_only(documented) == _code_only("def f(x):\n    return x+1  # other\n")
-    assert _code_only(documented) != _code_only("def f(x):\n    return x + 2\n")
+    assert code_only(documented) == code_only("def f(x):\n    return x+1  # other\n")
+    assert code_only(documented) != code_only("def f(x):\n    return x + 2\n")
 
 
 def test_fidelity_names_a_diverged_training_in_one_line(tmp_path, capsys):
@@ -343,7 +345,7 @@ fc1: 1280
 def test_repeated_architectures_are_not_trained_again(tmp_path, monkeypatch, capsys):
     space = tmp_path / "one.yaml"
     space.write_text(FIXED_SPACE)  # a space of one architecture (209.4M)
-    monkeypatch.setattr(search_cli, "MAX_CONSECUTIVE_DUPLICATES", 3)
+    monkeypatch.setattr(search_run, "MAX_CONSECUTIVE_DUPLICATES", 3)
     out = tmp_path / "run"
     assert main(["budget", "210M", "--space", str(space), "--trials", "3", "--proxy-steps", "2",
                  "--proxy-res", "16", "--proxy-score", "top1", "--out", str(out)]) == 0

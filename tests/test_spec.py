@@ -3,8 +3,9 @@
 import pytest
 
 from mfsearch.errors import UserError
-from mfsearch.spec import (SpecError, apply_overrides, load_model_spec, load_spec, resolve,
-                           save_spec, spec_from_yaml, spec_to_yaml, variant_names)
+from mfsearch.families.mobile_former.layout import resolve
+from mfsearch.spec import (SpecError, apply_overrides, load_model_spec, load_spec, save_spec,
+                           spec_from_yaml, spec_to_yaml, variant_names)
 
 
 @pytest.mark.parametrize("name", variant_names())

@@ -13,7 +13,8 @@ from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
 from ..reports.published import published_by_name
 from ..spec import apply_overrides, load_model_spec, variant_names
 from ..spec.geometry import MAX_RESOLUTION, MIN_RESOLUTION
-from .render import cost_frame, cost_json, make_console, millions, print_cost
+from ..cost.frame import cost_frame
+from .render import cost_json, make_console, millions, print_cost
 
 
 def resolution_arg(text: str) -> int:

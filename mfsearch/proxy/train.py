@@ -128,8 +128,9 @@ def _train(spec, data: Dataset, cfg: ProxyConfig, progress) -> ProxyResult:
     torch.manual_seed(cfg.seed)
     spec = spec.replace(num_classes=data.num_classes)
     model = build_model(spec, cfg.resolution).to(device)
-    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and "tokens" not in n]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or "tokens" in n]
+    exempt = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
+    decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n not in exempt]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or n in exempt]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     x_train, y_train = data.train(cfg.resolution)

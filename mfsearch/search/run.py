@@ -87,12 +87,14 @@ def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
                on_event: Callable[[SearchEvent], None] | None = None, *,
                storage: str | None = None, study_name: str | None = None,
                data_name: str | None = None, command: str = "",
-               max_duplicates: int = MAX_CONSECUTIVE_DUPLICATES) -> SearchResult:
+               max_duplicates: int | None = None) -> SearchResult:
     """Search until the study holds `settings.trials` trained candidates, then write
     trials.csv, best.yaml, report.md and pareto.png into `out` (they are also written on
     Ctrl-C, which raises SearchInterrupted). `storage` shares the study with other workers;
-    without it the study is `out/study.db` and a rerun resumes it."""
+    without it the study is `out/study.db` and a rerun resumes it. The search stops early
+    after `max_duplicates` proposals in a row repeat trained architectures."""
     emit = on_event or (lambda event: None)
+    max_duplicates = max_duplicates or MAX_CONSECUTIVE_DUPLICATES
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     lo, hi = check_reachable(settings.space, settings.band)

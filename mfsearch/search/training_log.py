@@ -17,10 +17,10 @@ from ..errors import UserError
 from ..proxy.train import pick_device
 
 # The code a training's outcome depends on: a change to it makes earlier lines stale.
-_CODE = ("families.py", "data", "models", "spec", "proxy/train.py")
+_CODE = ("families", "data", "models", "spec", "proxy/train.py")
 
 
-def _code_only(source: str) -> str:
+def code_only(source: str) -> str:
     """The source's syntax tree without docstrings: comments, docstrings and layout do not
     change a training, so editing them keeps the log."""
     tree = ast.parse(source)
@@ -41,7 +41,7 @@ def code_fingerprint() -> str:
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(_code_only(path.read_text(encoding="utf-8")).encode())
+        digest.update(code_only(path.read_text(encoding="utf-8")).encode())
     return digest.hexdigest()
 
 

@@ -128,12 +128,17 @@ def parse_override(item: str) -> tuple[list[str | int], Any]:
 
 
 def apply_overrides(spec, items: list[str]):
-    """Apply `--set` overrides to a spec; each key path must already exist in the spec."""
-    if not items:
+    """Apply `--set KEY=VALUE` overrides to a spec; each key path must already exist in the
+    spec (a nested block or stage may gain a key that has a default)."""
+    return apply_values(spec, [parse_override(item) for item in items])
+
+
+def apply_values(spec, changes: list[tuple[list[str | int], Any]]):
+    """Set each (key path, value) in a copy of the spec, validated like `--set`."""
+    if not changes:
         return spec
     data = spec.to_dict()
-    for item in items:
-        path, value = parse_override(item)
+    for path, value in changes:
         node: Any = data
         label = ""
         for i, part in enumerate(path):
@@ -157,4 +162,3 @@ def apply_overrides(spec, items: list[str]):
         return type(spec).from_dict(data)
     except SpecError as exc:
         raise SpecError(f"--set: {exc}") from None
-

@@ -361,6 +361,11 @@ class MobileFormer(nn.Module):
                 nn.init.normal_(m.weight, 0.0, 0.01)
                 nn.init.zeros_(m.bias)
 
+    def no_weight_decay(self) -> set[str]:
+        """Parameters trained without weight decay besides biases and norms (timm's hook):
+        the learned tokens, which are data, not weights."""
+        return {"tokens.weight"} if self.spec.former else set()
+
     def parts(self) -> list[tuple[str, nn.Module]]:
         """The modules of the cost model's parts (same names), in execution order."""
         named = [("stem", self.stem), ("bneck_lite", self.bneck_lite)]

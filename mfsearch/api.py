@@ -1,0 +1,124 @@
+"""The Python API: one call per job, the same numbers and the same `UserError` messages as the
+command line. Heavy dependencies (torch, fvcore, Optuna) load only in the calls that need them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .cost.counts import DEFAULT_CONVENTION, ModelCost
+from .errors import UserError
+from .families import analyze
+from .spec import apply_overrides, load_model_spec
+from .spec.geometry import check_resolution
+from .spec.io import apply_values
+
+
+def load_spec(model: Any, overrides: list[str] | None = None, **fields: Any):
+    """A spec: a shipped variant's name (`"294m"`, `"iformer-t"`), a spec YAML path, or a spec
+    object; then `overrides` (`"blocks.3.out=64"`, as `--set` takes them) and top-level
+    `fields` (`tokens=1`)."""
+    if isinstance(model, (str, Path)):
+        spec = load_model_spec(str(model))
+    elif hasattr(model, "to_dict") and hasattr(model, "family"):
+        spec = model
+    else:
+        raise UserError(f"expected a variant name, a spec file or a spec, got {model!r}")
+    spec = apply_overrides(spec, list(overrides or ()))
+    return apply_values(spec, [([key], value) for key, value in fields.items()])
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An analytic cost in one convention: `params`, `madds`, `pillars` ({name: {"params",
+    "madds"}}), `blocks` (one dict per part); `to_dict()` is `mfsearch cost --format json`."""
+
+    analysis: ModelCost
+    convention: str
+
+    @property
+    def params(self) -> int:
+        return self.analysis.params
+
+    @property
+    def madds(self) -> int:
+        return self.analysis.madds(self.convention)
+
+    @property
+    def pillars(self) -> dict[str, dict[str, int]]:
+        return self.to_dict()["pillars"]
+
+    @property
+    def blocks(self) -> list[dict]:
+        return self.to_dict()["blocks"]
+
+    def to_dict(self) -> dict:
+        return self.analysis.to_dict(self.convention)
+
+    def to_frame(self):
+        """One row per pillar and per part (pandas), as `mfsearch cost --format csv`."""
+        from .cost.frame import cost_frame
+
+        return cost_frame(self.analysis, self.convention)
+
+
+def cost(model: Any, resolution: int = 224, convention: str = DEFAULT_CONVENTION,
+         overrides: list[str] | None = None, **fields: Any) -> Cost:
+    """Params and MAdds per pillar and per block, from the closed-form cost model."""
+    from .cost.counts import CONVENTIONS
+
+    if convention not in CONVENTIONS:
+        raise UserError(f"unknown convention {convention!r}: expected one of "
+                        f"{', '.join(CONVENTIONS)}")
+    spec = load_spec(model, overrides, **fields)
+    return Cost(analyze(spec, check_resolution(resolution)), convention)
+
+
+def build_model(model: Any, resolution: int = 224, overrides: list[str] | None = None,
+                **fields: Any):
+    """The torch model (BatchNorms unfolded, ready to train)."""
+    from .families import build_model as build
+
+    return build(load_spec(model, overrides, **fields), check_resolution(resolution))
+
+
+def check(model: Any, resolution: int = 224, overrides: list[str] | None = None,
+          **fields: Any):
+    """Analytic cost against fvcore's count of the torch model (`.ok`, `.to_dict()`)."""
+    from .cost.check import check_spec
+
+    return check_spec(load_spec(model, overrides, **fields), check_resolution(resolution))
+
+
+def search(budget: str | int = "150M", *, space: str | Path | None = None, trials: int = 12,
+           out: str | Path | None = None, data: str | Path | None = None,
+           tolerance: float = 0.1, convention: str = DEFAULT_CONVENTION, resolution: int = 224,
+           objectives: str = "acc", sampler: str = "tpe", seed: int = 0,
+           proxy: dict | None = None, on_event=None):
+    """`mfsearch budget` as a call: search `space` (a file; the shipped Mobile-Former space by
+    default) under a MAdds `budget` ("150M", or an int), ranking by the short proxy
+    (`proxy`: ProxyConfig fields, e.g. {"steps": 20}); outputs go to `out` (default
+    runs/<timestamp>). Returns a `mfsearch.search.SearchResult`."""
+    import datetime
+
+    from . import data as datasets
+    from .proxy.train import ProxyConfig
+    from .search.budget import parse_budget
+    from .search.run import run_search
+    from .search.study import Band, SearchSettings, parse_objectives
+    from .space import load_space
+
+    madds = budget if isinstance(budget, int) else parse_budget(str(budget))
+    try:
+        cfg = ProxyConfig(**{"seed": seed, **(proxy or {})}).check()
+    except TypeError as exc:
+        raise UserError(f"proxy: {exc}") from None
+    settings = SearchSettings(space=load_space(space), trials=trials, proxy=cfg,
+                              band=Band(madds, tolerance, convention,
+                                        check_resolution(resolution)),
+                              objectives=parse_objectives(objectives), sampler=sampler,
+                              seed=seed)
+    out = Path(out) if out else Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return run_search(settings, datasets.load(data, seed=seed), out, on_event,
+                      command=f"mfsearch.search({budget!r}, trials={trials})")
