@@ -74,7 +74,7 @@ def register(sub) -> None:
     p.add_argument("--report", default="reports/latency_lut.md")
     p.set_defaults(func=cmd_latency_table)
 
-    p = sub.add_parser("compare", help="Mobile-Former and iFormer variants side by side: "
+    p = sub.add_parser("compare", help="every family's variants side by side: "
                        "params, MAdds, measured latency, published top-1")
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
     add_latency_args(p)

@@ -116,3 +116,10 @@ class ModelCost:
                 for p in self.parts
             ],
         }
+
+
+def part_info(cin: int, cout: int, stride: int, res_in: int, res_out: int,
+              hidden: tuple[int, ...] = ()) -> dict:
+    """A part's geometry as cost tables, JSON and latency keys show it."""
+    return {"cin": cin, "cout": cout, "stride": stride, "res_in": res_in, "res_out": res_out,
+            "hidden": list(hidden)}

@@ -74,10 +74,7 @@ def builtin(train_size: int = 8192, val_size: int = 4096, seed: int = 0) -> Data
     """The built-in task. 4096 held-out images keep the score's sampling error (about 0.008 at
     60% accuracy) well below the seed-to-seed spread of a short training.
 
-    8192 training images: the 4x reference of `mfsearch fidelity` (240 x 64 images) sees most of
-    them twice. Measured with 16384 (no image repeated; arch-1..12 of the 150M band, seeds 0-3,
-    2026-11-22): the proxy ranked at Kendall tau +0.40 per seed on average against +0.49 with
-    8192, and the 4x runs agreed with each other at +0.50 against +0.58: not adopted."""
+    8192 training images (16384 ranked no better: docs/decisions.md)."""
     return Dataset(name="builtin-bearings", num_classes=synthetic.NUM_CLASSES,
                    synthetic_sizes=(train_size, val_size), seed=seed)
 

@@ -12,17 +12,7 @@ square of a uniform number, so most images are easy and a tail is hard: easy ima
 gradient from the first steps and hard ones keep improving with training, so accuracy climbs
 gradually instead of in one jump.
 
-History (rankings of the same 8 architectures of the 150M band, 60-step proxy vs 240 steps,
-seeds 0 and 1): with d uniform the 240-step training took off at a seed-dependent step between
-80 and 200, two seeds of it agreed at Kendall tau +0.14 and the proxies spanned only 0.35-0.37;
-with d squared the proxies span 0.37-0.51 and the reference agrees with itself at +0.36
-(+0.55 over 4 seeds in reports/proxy_fidelity.md). Easy images with the anchor pair centred
-(the bearing readable from the target alone) made the proxies bunch at 0.63-0.68 and the
-reference agree at +0.14: rejected.
-An earlier version had 16 sectors and one fixed, hard difficulty: its training sat on a plateau
-near 20% for 100-400 steps, so a 60-step proxy saw only the plateau (tau -0.47). Before
-that, labelling the target's shape failed at 32 px: the Mobile-Former stem down-samples the
-shapes away.
+Why it looks like this: docs/decisions.md ("The built-in task").
 """
 
 from __future__ import annotations
@@ -36,7 +26,6 @@ NUM_CLASSES = 8
 SECTOR_DEGREES = 360 / NUM_CLASSES
 SECTOR_MARGIN = 0.1  # fraction of a sector left empty on each side
 DISTRACTORS = 3  # each present with probability d
-
 
 
 def _shape_masks(kind: torch.Tensor, cx: torch.Tensor, cy: torch.Tensor, size: torch.Tensor,

@@ -16,19 +16,9 @@ from ..families import build_model
 
 
 # "loss": minus the mean training loss over the run, a training-speed estimate (Ru et al.,
-# "Speedy Performance Estimation for Neural Architecture Search", NeurIPS 2021). While a run
-# stays inside its first epoch every batch is new to the model, so this is the held-out loss
-# averaged along the whole trajectory: it sees 60 steps instead of the last one. Measured on
-# the built-in task (8 architectures of the 150M band, seeds 0-3, 60 steps against the mean of
-# four 240-step runs): two seeds' rankings agree at Kendall tau +0.60 by this score and +0.21
-# by held-out top-1; against the reference, tau +0.50 per seed on average against +0.32. On 20
-# architectures (reports/proxy_fidelity.md): agreement +0.57 against +0.19, and both rank at
-# +0.35 per seed on average: this score repeats, but is no closer to the reference.
-# Minus the mean loss over the second half only, with warm-up 15 (a lead picked among five
-# scores on those 20), tested on 12 fresh architectures (`--seed 5`, seeds 5-8, with its own
-# 4x reference, warm-up 60): +0.455 per seed on average, as the whole-run mean of the same runs
-# (+0.455), and its seeds agree less (+0.30 against +0.61): not adopted.
-# "top1": held-out top-1 after the run (with BatchNorm recalibrated).
+# NeurIPS 2021): inside the first epoch every batch is new, so it averages the held-out loss
+# along the whole run. It is the default because its rankings repeat across seeds; "top1" is
+# held-out top-1 after the run (BatchNorm recalibrated). Measurements: docs/decisions.md.
 SCORES = {"loss": "minus the mean training loss over the run", "top1": "held-out top-1"}
 
 
@@ -113,9 +103,9 @@ def train_proxy(spec, data: Dataset, cfg: ProxyConfig,
     study's heartbeat).
     """
     cfg.check()
-    # Denormal floats made some candidates train 5-8x slower per step on CPU (measured: 1087 s
-    # instead of ~110 s for 240 steps); flushing them to zero costs nothing in accuracy. The
-    # flag is process-wide, so it is set only while training.
+    # Denormal floats make some candidates train several times slower per step on CPU;
+    # flushing them to zero costs nothing in accuracy. The flag is process-wide, so it is set
+    # only while training.
     torch.set_flush_denormal(True)
     try:
         return _train(spec, data, cfg, progress)
@@ -174,10 +164,8 @@ def calibrate_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int
     batches through the final weights; dropout stays off).
 
     A short run ends while the weights still move, so the running averages (momentum 0.1) lag
-    the final network. Measured on the built-in task, 60 steps: the held-out accuracy with the
-    running averages was up to 0.26 below the same weights with recalibrated statistics
-    (0.122 vs 0.378, near chance), and that lag, not the architecture, decided much of the
-    ranking. The same recalibration is standard in weight-sharing NAS (single-path one-shot,
+    the final network and, uncorrected, decide much of the ranking (docs/decisions.md). The
+    same recalibration is standard in weight-sharing NAS (single-path one-shot,
     once-for-all)."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not norms or x.shape[0] < 2:

@@ -44,7 +44,7 @@ def write_index(out: Path) -> Path:
         lines += ["", "## Measurements", ""]
         lines += [f"- [{p.stem.replace('_', ' ')}]({p.name})" for p in extra]
         if side.exists():
-            lines.append("- [Mobile-Former and iFormer side by side: params, MAdds, measured "
+            lines.append("- [The families side by side: params, MAdds, measured "
                          "latency, published top-1](families/side_by_side.md) (`mfsearch "
                          "compare`)")
         lines += [f"- [search run {r.name}]({r.name}/report.md)" for r in runs]

@@ -155,9 +155,8 @@ def _train_in_worker(task) -> tuple:
 def _train_all(specs, data: Dataset, runs: list, jobs: int):
     """Yield ((arch index, kind, seed), scores and seconds) as trainings finish. With jobs > 1
     each training runs in its own process with the threads split evenly: one small training
-    keeps two cores only partly busy (measured on 2 cores: a 60-step proxy of the same
-    architecture took 21 s with 2 threads and 27 s with 1), so separate processes finish
-    sooner. A run's result depends only on its seed and its thread count."""
+    keeps two cores only partly busy, so separate processes finish sooner (docs/decisions.md).
+    A run's result depends only on its seed and its thread count."""
     if jobs == 1:
         for i, kind, s, cfg in runs:
             yield (i, kind, s), _train_one(specs[i], data, cfg)

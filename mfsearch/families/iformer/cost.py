@@ -9,15 +9,10 @@ matmul multiply-adds. Per image (batch 1).
 
 from __future__ import annotations
 
-from ...cost.counts import Counts, ModelCost, PartCost
+from ...cost.counts import Counts, ModelCost, PartCost, part_info
+from ...cost.layers import conv_folded as conv
 from . import pillars as P
 from .spec import IFormerSpec, IFormerStage
-
-
-def conv(cin: int, cout: int, kernel: int, groups: int, positions: int) -> Counts:
-    """A conv with its BatchNorm folded in (so it has a bias)."""
-    weights = kernel * kernel * (cin // groups) * cout
-    return Counts(params=weights + cout, core=weights * positions)
 
 
 def conv_block(spec: IFormerSpec, width: int, positions: int) -> Counts:
@@ -53,34 +48,29 @@ def analyze(spec: IFormerSpec, resolution: int = 224) -> ModelCost:
     stem = (conv(3, half, k, 1, first ** 2) + conv(half, mid, k, 1, sizes[0] ** 2)
             + conv(mid, c1, 1, 1, sizes[0] ** 2))
     parts = [PartCost("stem", "stem", {P.STEM: stem},
-                      _info(3, c1, 4, resolution, sizes[0], (half, mid)))]
+                      part_info(3, c1, 4, resolution, sizes[0], (half, mid)))]
     for i, (stage, size) in enumerate(zip(spec.stages, sizes)):
         n, c = size ** 2, stage.width
         if i:
             prev = spec.stages[i - 1].width
             parts.append(PartCost(f"down{i + 1}", "downsample",
                                   {P.DOWNSAMPLE: conv(prev, c, 3, 1, n)},
-                                  _info(prev, c, 2, sizes[i - 1], size)))
+                                  part_info(prev, c, 2, sizes[i - 1], size)))
         kinds = ["conv"] * stage.conv + ["attn"] * stage.attn + ["conv"] * stage.conv_after
         for j, kind in enumerate(kinds):
             name = f"s{i + 1}.{j + 1}"
             if kind == "conv":
                 parts.append(PartCost(name, "conv", {P.CONV: conv_block(spec, c, n)},
-                                      _info(c, c, 1, size, size, (spec.conv_ratio * c,))))
+                                      part_info(c, c, 1, size, size, (spec.conv_ratio * c,))))
             else:
                 parts.append(PartCost(name, "attn", attention_block(spec, stage, n),
-                                      _info(c, c, 1, size, size,
+                                      part_info(c, c, 1, size, size,
                                             (stage.qk_width, spec.ffn_ratio * c))))
     last, c4 = sizes[-1], spec.last_width
     parts.append(PartCost("head", "head",
                           {P.HEAD: Counts(pool=c4 * last ** 2, params=c4 * spec.num_classes
                                           + spec.num_classes, core=c4 * spec.num_classes)},
-                          _info(c4, spec.num_classes, 1, last, 1)))
+                          part_info(c4, spec.num_classes, 1, last, 1)))
     return ModelCost(model=spec.name, resolution=resolution, parts=parts,
                      pillar_names=P.PILLARS, family=spec.family)
 
-
-def _info(cin: int, cout: int, stride: int, res_in: int, res_out: int,
-          hidden: tuple[int, ...] = ()) -> dict:
-    return {"cin": cin, "cout": cout, "stride": stride, "res_in": res_in, "res_out": res_out,
-            "hidden": list(hidden)}

@@ -12,16 +12,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...models.layers import conv_bn
 from ...models.limits import check_limits
 from . import pillars as P
 from .cost import analyze
 from .spec import IFormerSpec, IFormerStage
-
-
-def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1,
-            groups: int = 1) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups,
-                                   bias=False), nn.BatchNorm2d(cout))
 
 
 class Residual(nn.Module):

@@ -6,30 +6,11 @@ nothing is traced, so a whole network costs microseconds. Per image (batch 1).
 
 from __future__ import annotations
 
-from ...cost.counts import Counts, ModelCost, PartCost
+from ...cost.counts import Counts, ModelCost, PartCost, part_info
+from ...cost.layers import conv_bn, layer_norm, linear, matmul
 from . import pillars as P
 from .layout import BlockLayout, Layout, resolve
 from .spec import MobileFormerSpec
-
-
-# --- layer formulas ---------------------------------------------------------------------------
-def conv_bn(cin: int, cout: int, kernel: int, groups: int, positions: int) -> Counts:
-    """Bias-free conv followed by BatchNorm (2 affine params per channel)."""
-    weights = kernel * kernel * (cin // groups) * cout
-    return Counts(params=weights + 2 * cout, core=weights * positions, bn=cout * positions)
-
-
-def linear(fan_in: int, fan_out: int, rows: int) -> Counts:
-    """Linear with bias applied to `rows` vectors."""
-    return Counts(params=fan_in * fan_out + fan_out, core=rows * fan_in * fan_out)
-
-
-def layer_norm(dim: int, rows: int) -> Counts:
-    return Counts(params=2 * dim, ln=rows * dim)
-
-
-def matmul(m: int, k: int, n: int) -> Counts:
-    return Counts(core=m * k * n)
 
 
 # --- parts --------------------------------------------------------------------------------------
@@ -119,11 +100,11 @@ def analyze(spec: MobileFormerSpec, resolution: int = 224) -> ModelCost:
     lay: Layout = resolve(spec, resolution)
     st, bl = lay.stem, lay.bneck_lite
     parts = [PartCost("stem", "stem", {P.STEM: conv_bn(3, st.cout, 3, 1, st.res_out ** 2)},
-                      _info(3, st.cout, 2, st.res_in, st.res_out)),
+                      part_info(3, st.cout, 2, st.res_in, st.res_out)),
              PartCost("bneck_lite", "bneck_lite",
                       {P.BNECK_LITE: conv_bn(bl.cin, bl.hidden, 3, bl.cin, bl.res_out ** 2)
                        + conv_bn(bl.hidden, bl.cout, 1, spec.groups, bl.res_out ** 2)},
-                      _info(bl.cin, bl.cout, bl.stride, bl.res_in, bl.res_out, (bl.hidden,)))]
+                      part_info(bl.cin, bl.cout, bl.stride, bl.res_in, bl.res_out, (bl.hidden,)))]
     if spec.former:
         parts.insert(0, PartCost("tokens", "tokens",
                                  {P.FORMER: Counts(params=spec.tokens * spec.token_dim)},
@@ -132,20 +113,14 @@ def analyze(spec: MobileFormerSpec, resolution: int = 224) -> ModelCost:
     for b in lay.blocks:
         parts.append(PartCost(f"block{b.index + 1}", "downsample" if b.downsample else "stride1",
                               block(spec, b, former_cost),
-                              _info(b.cin, b.cout, b.stride, b.res_in, b.res_out, b.hidden)))
+                              part_info(b.cin, b.cout, b.stride, b.res_in, b.res_out, b.hidden)))
     last = lay.last_res ** 2
     if spec.former:
         parts.append(PartCost("final_mobile_to_former", "mobile_to_former",
                               {P.MOBILE_TO_FORMER: mobile_to_former(spec, lay.last_width, last)},
-                              _info(lay.last_width, spec.token_dim, 1, lay.last_res, lay.last_res)))
+                              part_info(lay.last_width, spec.token_dim, 1, lay.last_res, lay.last_res)))
     parts.append(PartCost("head", "head", {P.HEAD: head(spec, lay.last_width, last)},
-                          _info(lay.last_width, spec.num_classes, 1, lay.last_res, 1)))
+                          part_info(lay.last_width, spec.num_classes, 1, lay.last_res, 1)))
     return ModelCost(model=spec.name, resolution=resolution, parts=parts, pillar_names=P.PILLARS,
                      family=spec.family)
-
-
-def _info(cin: int, cout: int, stride: int, res_in: int, res_out: int,
-          hidden: tuple[int, ...] = ()) -> dict:
-    return {"cin": cin, "cout": cout, "stride": stride, "res_in": res_in, "res_out": res_out,
-            "hidden": list(hidden)}
 

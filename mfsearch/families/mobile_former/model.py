@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ...models.layers import conv_bn as conv_bn_plain
 from ...models.limits import check_limits
 from . import pillars as P
 from .cost import analyze
@@ -45,13 +46,11 @@ class ChannelShuffle(nn.Module):
 
 def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1,
             shuffle: int = 1) -> nn.Sequential:
-    layers: list[nn.Module] = [
-        nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout),
-    ]
+    """Conv + BN, then a channel shuffle after grouped 1x1 convs (shuffle > 1)."""
+    seq = conv_bn_plain(cin, cout, kernel, stride, groups)
     if shuffle > 1:
-        layers.append(ChannelShuffle(shuffle))
-    return nn.Sequential(*layers)
+        seq.append(ChannelShuffle(shuffle))
+    return seq
 
 
 class DynamicReLU(nn.Module):

@@ -1,0 +1,88 @@
+"""Code-structure rules the project keeps: no import cycles, no private names imported across
+modules, modules under 400 lines, and no family named outside its own package."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "mfsearch"
+MODULES = {p: ".".join(("mfsearch", *p.relative_to(PACKAGE).with_suffix("").parts))
+           .removesuffix(".__init__") for p in PACKAGE.rglob("*.py")}
+
+
+def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if not node.level:
+        return node.module or ""
+    base = module.split(".")
+    base = base if is_package else base[:-1]
+    base = base[: len(base) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _module_level_imports(path: Path, module: str) -> set[str]:
+    """mfsearch modules imported when `module` is imported (top-level statements only)."""
+    found = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom):
+            target = _resolve(module, path.name == "__init__.py", node)
+            names = [f"{target}.{a.name}" for a in node.names]
+            found.update(n if n in MODULES.values() else target for n in names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    # Importing a.b.c runs a/__init__ and a/b/__init__ first.
+    closed = set()
+    for name in found:
+        parts = name.split(".")
+        closed.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {n for n in closed if n in MODULES.values() and n != module}
+
+
+def test_no_import_cycle():
+    graph = {m: _module_level_imports(p, m) for p, m in MODULES.items()}
+    state: dict[str, int] = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                pytest.fail("import cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+
+
+def test_no_private_name_is_imported_from_another_module():
+    offenders = []
+    for path in list(MODULES) + list((PACKAGE.parent / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                offenders += [f"{path.name}: {a.name}" for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
+    assert offenders == []
+
+
+def test_no_module_over_400_lines():
+    long = {p.name: n for p in MODULES if (n := len(p.read_text().splitlines())) > 400}
+    assert long == {}
+
+
+def test_the_test_family_is_named_nowhere_in_the_package():
+    assert [p for p in PACKAGE.rglob("*") if p.is_file() and p.suffix in (".py", ".yaml")
+            and "tinynet" in p.read_text(encoding="utf-8").lower()] == []
+
+
+def test_importing_the_api_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, mfsearch; mfsearch.cost('294m'); "
+            "print(sorted(m for m in ('torch', 'fvcore', 'optuna', 'matplotlib') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
