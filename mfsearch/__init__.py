@@ -11,7 +11,8 @@ other registered families).
 Bad input raises `mfsearch.UserError` with the message the command line prints.
 """
 
-from .api import Cost, build_model, check, cost, load_spec, search
+from . import search
+from .api import Cost, build_model, check, cost, load_spec
 from .errors import UserError
 
 __version__ = "0.1.0"

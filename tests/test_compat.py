@@ -3,22 +3,30 @@ Optuna, argparse or fvcore changes it, these fail before a user's search does.""
 
 import argparse
 import re
+import time
 
 import optuna
 import torch
 
 from mfsearch.compat import accept_negative_values, fvcore_default_handles, heartbeat_recorder
+from mfsearch.search.study import own_heartbeats
 
 
 def test_heartbeats_go_through_the_storage_with_the_trial_id(tmp_path):
     url = f"sqlite:///{tmp_path / 'h.db'}"
-    storage = optuna.storages.RDBStorage(url, heartbeat_interval=10, grace_period=20)
-    study = optuna.create_study(storage=storage, study_name="h")
-    trial = study.ask()
-    beat = heartbeat_recorder(study, trial)
-    assert beat is not None
-    beat()
-    assert storage._get_stale_trial_ids(study._study_id) == []  # fresh heartbeat: not stale
+    with own_heartbeats():
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=1)
+        study = optuna.create_study(storage=storage, study_name="h")
+        beating, silent = study.ask(), study.ask()
+        beat = heartbeat_recorder(study, beating)
+        assert beat is not None
+        beat()
+        time.sleep(1.5)
+        # Only a trial with a recorded heartbeat can go stale: optuna read the one we wrote.
+        assert optuna.storages.fail_stale_trials(study) is None
+        states = {t.number: t.state for t in study.get_trials()}
+        assert states == {beating.number: optuna.trial.TrialState.FAIL,
+                          silent.number: optuna.trial.TrialState.RUNNING}
     plain = optuna.create_study(storage=f"sqlite:///{tmp_path / 'p.db'}", study_name="p")
     assert heartbeat_recorder(plain, plain.ask()) is None  # heartbeats off: nothing to record
 

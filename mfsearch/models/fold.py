@@ -17,7 +17,7 @@ from torch import nn
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 
 
-def _scale_shift(bn: nn.modules.batchnorm._BatchNorm) -> tuple[torch.Tensor, torch.Tensor]:
+def _scale_shift(bn: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     return scale, bn.bias - bn.running_mean * scale
 
@@ -50,15 +50,14 @@ def fold_before(bn: nn.Module, linear: nn.Linear) -> nn.Linear:
 
 
 def _fold_sequential(seq: nn.Sequential) -> int:
-    names = list(seq._modules)
     folded = 0
-    for a, b in zip(names, names[1:]):
-        first, second = seq._modules[a], seq._modules[b]
+    for a in range(len(seq) - 1):
+        first, second = seq[a], seq[a + 1]
         if isinstance(second, _NORMS) and isinstance(first, (nn.Conv2d, nn.Linear)):
-            seq._modules[a], seq._modules[b] = fold_after(first, second), nn.Identity()
+            seq[a], seq[a + 1] = fold_after(first, second), nn.Identity()
             folded += 1
         elif isinstance(first, nn.BatchNorm1d) and isinstance(second, nn.Linear):
-            seq._modules[b], seq._modules[a] = fold_before(first, second), nn.Identity()
+            seq[a + 1], seq[a] = fold_before(first, second), nn.Identity()
             folded += 1
     return folded
 

@@ -167,7 +167,8 @@ def calibrate_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch_size: int
     the final network and, uncorrected, decide much of the ranking (docs/decisions.md). The
     same recalibration is standard in weight-sharing NAS (single-path one-shot,
     once-for-all)."""
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    norms = [m for m in model.modules()
+             if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d))]
     if not norms or x.shape[0] < 2:
         return
     model.eval()

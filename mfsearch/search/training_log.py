@@ -16,8 +16,10 @@ from ..data import Dataset
 from ..errors import UserError
 from ..proxy.train import pick_device
 
-# The code a training's outcome depends on: a change to it makes earlier lines stale.
-_CODE = ("families", "data", "models", "spec", "proxy/train.py")
+# The code a training's outcome depends on (globs under the package): a change to it makes
+# earlier lines stale. A family's cost model, space and `Family` object do not train.
+_CODE = ("families/*/spec.py", "families/*/layout.py", "families/*/model.py",
+         "families/*/pillars.py", "data/*.py", "models/*.py", "spec/*.py", "proxy/train.py")
 
 
 def code_only(source: str) -> str:
@@ -36,8 +38,7 @@ def code_only(source: str) -> str:
 
 def code_fingerprint() -> str:
     root = Path(__file__).resolve().parent.parent
-    files = [f for entry in _CODE for f in
-             (sorted((root / entry).rglob("*.py")) if (root / entry).is_dir() else [root / entry])]
+    files = sorted({f for pattern in _CODE for f in root.glob(pattern)})
     digest = hashlib.sha256()
     for path in files:
         digest.update(path.relative_to(root).as_posix().encode())
