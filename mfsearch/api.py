@@ -25,8 +25,10 @@ def load_spec(model: Any, overrides: list[str] | None = None, **fields: Any):
         spec = model
     else:
         raise UserError(f"expected a variant name, a spec file or a spec, got {model!r}")
-    spec = apply_overrides(spec, list(overrides or ()))
-    return apply_values(spec, [([key], value) for key, value in fields.items()])
+    items = list(overrides or ()) + [f"{key}={value}" for key, value in fields.items()]
+    changed = apply_values(apply_overrides(spec, list(overrides or ())),
+                           [([key], value) for key, value in fields.items()])
+    return changed.replace(name=f"{spec.name} [{', '.join(items)}]") if items else changed
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ def search(budget: str | int = "150M", *, space: str | Path | None = None, trial
     import datetime
 
     from . import data as datasets
-    from .proxy.train import ProxyConfig
+    from .proxy.config import ProxyConfig
     from .search.budget import parse_budget
     from .search.run import run_search
     from .search.study import Band, SearchSettings, parse_objectives

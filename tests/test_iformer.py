@@ -142,7 +142,7 @@ def test_iformer_space_samples_valid_specs_inside_its_range():
 def test_side_by_side_report_files(tmp_path):
     import pandas as pd
 
-    from mfsearch.latency.measure import LatencySettings
+    from mfsearch.latency.settings import LatencySettings
     from mfsearch.reports import families
 
     frame = pd.DataFrame([

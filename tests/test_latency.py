@@ -9,7 +9,8 @@ import torch
 from mfsearch.cli import main
 from mfsearch.errors import UserError
 from mfsearch.families import analyze, build_model
-from mfsearch.latency.measure import LatencySettings, measure, pillar_times, prepare
+from mfsearch.latency.measure import measure, pillar_times, prepare
+from mfsearch.latency.settings import LatencySettings
 from mfsearch.latency.table import LatencyTable, part_key
 from mfsearch.families.iformer.pillars import PILLARS as IFORMER_PILLARS
 from mfsearch.families.mobile_former.pillars import PILLARS

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-from rich.table import Table
 
-from ..cost.check import check_spec
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
-from ..reports.published import published_by_name
-from ..spec import apply_overrides, load_model_spec, variant_names
+from ..spec import load_model_spec
+from ..spec.io import named_overrides
 from ..spec.geometry import MAX_RESOLUTION, MIN_RESOLUTION
-from ..cost.frame import cost_frame
-from .render import cost_json, make_console, millions, print_cost
+from .render import cost_json, fitted_table, make_console, print_cost, print_fitted
 
 
 def resolution_arg(text: str) -> int:
@@ -39,14 +37,17 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 
 def model_spec(args: argparse.Namespace):
-    return apply_overrides(load_model_spec(args.model), args.overrides)
+    """The model a command names, with its `--set` overrides (named in its title and JSON)."""
+    return named_overrides(load_model_spec(args.model), args.overrides)
 
 
 def register(sub) -> None:
     p = sub.add_parser("variants", help="the shipped variants of a family with params and MAdds")
     p.add_argument("--family", choices=list(all_families()), default=DEFAULT_FAMILY)
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
-    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
+                   help="how MAdds are counted (default paper)")
+    p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_variants)
 
     p = sub.add_parser("cost", help="analytic params and MAdds per pillar and per block")
@@ -59,31 +60,35 @@ def register(sub) -> None:
     p = sub.add_parser("check", help="cross-check the analytic counts against fvcore on the "
                                      "torch model (exit 0 only if they agree exactly)")
     add_model_args(p)
+    p.add_argument("--format", choices=("table", "json"), default="table")
     p.set_defaults(func=cmd_check)
 
 
 def cmd_variants(args: argparse.Namespace) -> int:
+    from ..reports.variants import variant_rows
+
     conv = args.convention
     family = get_family(args.family)
-    table = Table(title=f"{family.title} variants @ {args.res}x{args.res} ({conv} MAdds)")
-    for col in ("variant", "blocks", "params", "MAdds", "published params", "published MAdds",
-                "MAdds vs published", "top-1"):
-        table.add_column(col, justify="left" if col == "variant" else "right")
-    published = published_by_name()
-    for name in variant_names(family.name):
-        spec = load_model_spec(name)
-        cost = analyze(spec, args.res)
-        paper = published.get(family.published_name(name))
-        madds = cost.madds(conv)
-        vs = (f"{100 * (madds / 1e6 / paper['madds_M'] - 1):+.2f}%"
-              if paper is not None and args.res == 224 else "-")
-        table.add_row(name, str(spec.depth), f"{cost.params:,}", f"{millions(madds)}M",
-                      *((f"{paper['params_M']:g}M", f"{paper['madds_M']:g}M", vs,
-                         f"{paper['top1']:g}") if paper is not None else ("-",) * 4))
-    make_console().print(table)
-    print(f"convention {conv}: {CONVENTIONS[conv]}")
-    print("published: params, MAdds and top-1 as the family's paper prints them "
-          "(mfsearch/reports/data/published_imagenet.csv)")
+    rows = variant_rows(family.name, args.res, conv)
+    if args.format == "json":
+        print(json.dumps({"family": family.name, "resolution": args.res, "convention": conv,
+                          "variants": rows}, indent=2))
+        return 0
+    dash = lambda v, fmt: "-" if v is None else fmt.format(v)  # noqa: E731
+    rows = [[r["variant"], str(r["blocks"]), f"{r['params'] / 1e6:.3f}M",
+             f"{r['madds'] / 1e6:.2f}M", dash(r["published_params_M"], "{:g}M"),
+             dash(r["published_madds_M"], "{:g}M"), dash(r["madds_vs_published_pct"], "{:+.2f}%"),
+             dash(r["top1"], "{:g}")] for r in rows]
+    console = make_console()
+    table, dropped = fitted_table(
+        console, f"{family.title} variants @ {args.res}x{args.res} ({conv} MAdds)",
+        [("variant", None), ("blocks", 1), ("params", None), ("MAdds", None),
+         ("paper\nparams", 3), ("paper\nMAdds", 4), ("vs\npaper", 5), ("paper\ntop-1", 2)],
+        rows)
+    print_fitted(console, table, dropped, "; --format json has every column")
+    console.print(f"convention {conv}: {CONVENTIONS[conv]}", highlight=False)
+    console.print("paper: params, MAdds and top-1 as the family's paper prints them "
+                  "(mfsearch/reports/data/published_imagenet.csv)", highlight=False)
     return 0
 
 
@@ -93,6 +98,8 @@ def cmd_cost(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(cost_json(cost, args.convention))
     elif args.format == "csv":
+        from ..cost.frame import cost_frame
+
         cost_frame(cost, args.convention).to_csv(sys.stdout, index=False)
     else:
         print_cost(make_console(), cost, args.convention)
@@ -100,23 +107,26 @@ def cmd_cost(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ..cost.check import check_spec
+
     spec = model_spec(args)
     result = check_spec(spec, args.res)
+    if args.format == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+        return 0 if result.ok else 1
     console = make_console()
     mark = lambda a, b: "ok" if a == b else "MISMATCH"  # noqa: E731
     for conv in result.conventions:
-        table = Table(title=f"{spec.name} @ {args.res}: analytic vs fvcore ({conv.convention} "
-                            "MAdds)")
-        for col in ("pillar", "analytic", "fvcore", "diff", ""):
-            table.add_column(col, justify="left" if col == "pillar" else "right")
-        for name, (ours, theirs) in conv.pillars.items():
-            table.add_row(name, f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
-                          mark(ours, theirs))
+        rows = [[name, f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}", mark(ours, theirs)]
+                for name, (ours, theirs) in conv.pillars.items()]
         ours, theirs = conv.total
-        table.add_section()
-        table.add_row("total", f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
-                      mark(ours, theirs), style="bold")
-        console.print(table)
+        rows.append(["total", f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
+                     mark(ours, theirs)])
+        table, dropped = fitted_table(
+            console, f"{spec.name} @ {args.res}: analytic vs fvcore ({conv.convention} MAdds)",
+            [("pillar", None), ("analytic", None), ("fvcore", None), ("diff", 1), ("", None)],
+            rows, sections=(len(rows) - 1,))
+        print_fitted(console, table, dropped)
         if conv.unattributed:
             console.print(f"fvcore counted {conv.unattributed:,} MAdds outside any pillar")
     analytic, torch_params = result.params

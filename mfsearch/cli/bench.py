@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from ..cost.bench import bench_cost
 from .analysis import add_model_args, model_spec
 
 
@@ -18,6 +17,8 @@ def register(sub) -> None:
 
 
 def cmd_bench_cost(args: argparse.Namespace) -> int:
+    from ..cost.bench import bench_cost
+
     spec = model_spec(args)
     b = bench_cost(spec, args.res, args.repeat)
     print(f"spec {spec.name} @ {args.res}x{args.res}; {b.machine}")

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from ..errors import UserError
-from ..proxy.train import SCORES, ProxyConfig
+from ..proxy.config import SCORES, ProxyConfig
 
 DEFAULTS = ProxyConfig()
 
@@ -32,6 +32,8 @@ at_least_3 = _number(int, lambda v: v >= 3, "an integer of at least 3 (rank stat
                      "architectures)")
 fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 positive_float = _number(float, lambda v: math.isfinite(v) and v > 0, "a positive number")
+MAX_SEED = 2**32 - 1  # what numpy's and Optuna's seeded samplers accept
+seed_int = _number(int, lambda v: 0 <= v <= MAX_SEED, f"an integer seed in [0, {MAX_SEED}]")
 
 
 def add_proxy_args(p: argparse.ArgumentParser) -> None:
@@ -45,7 +47,8 @@ def add_proxy_args(p: argparse.ArgumentParser) -> None:
                    help="what ranks candidates: loss (default: minus the mean training loss, "
                    "how fast a candidate learns) or top1 (held-out top-1 after the run)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0,
+                   help="seeds the sampler and the proxy training (default 0)")
 
 
 def proxy_config(args: argparse.Namespace) -> ProxyConfig:
@@ -65,3 +68,10 @@ def writable_dir(out: Path, option: str = "--out") -> Path:
     except OSError as exc:
         raise UserError(f"{option} {out}: cannot write there ({exc.strerror or exc})") from None
     return out
+
+
+def quiet_optuna() -> None:
+    """The CLI prints its own progress: Optuna's per-trial log lines would repeat it."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -9,18 +9,14 @@ import shlex
 import sys
 from pathlib import Path
 
-import pandas as pd
-from rich.table import Table
 
 from ..errors import UserError
 from ..families import analyze, build_model
-from ..latency import evaluate
-from ..latency.measure import MEMORY_FORMATS, LatencySettings, measure, pillar_frame
-from ..latency.table import LatencyTable
+from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..space import load_space
 from .analysis import add_model_args, model_spec, resolution_arg
-from .common import positive_float, positive_int, writable_dir
-from .render import make_console, share
+from .common import positive_float, positive_int, seed_int, writable_dir
+from .render import fitted_table, make_console, print_fitted, share
 
 
 def add_latency_args(p: argparse.ArgumentParser) -> None:
@@ -65,7 +61,7 @@ def register(sub) -> None:
     p.add_argument("--calibrate", type=int, default=6, metavar="N", help="random specs "
                    "measured whole to fit the table's scale, never among those reported "
                    "(default 6; 0 keeps the table's scale)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="seeds the random specs (default 0)")
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
     p.add_argument("--table", metavar="FILE", help="lookup table file (default: one per "
                    "machine and settings under ~/.cache/mfsearch)")
@@ -94,6 +90,10 @@ def settings_line(report) -> str:
 
 
 def cmd_latency(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..latency.measure import measure, pillar_frame
+
     spec = model_spec(args)
     settings = settings_from(args)
     model = build_model(spec, args.res)
@@ -127,13 +127,13 @@ def cmd_latency(args: argparse.Namespace) -> int:
                       f"({tp['median_ms']:.2f} ms per batch)", highlight=False)
     console.print(f"settings: {settings_line(report)}", highlight=False)
     if frame is not None:
-        table = Table(title=f"{spec.name}: where the time goes vs where the MAdds go")
-        for col in ("pillar", "ms", "time %", "MAdds (M)", "MAdds %"):
-            table.add_column(col, justify="left" if col == "pillar" else "right")
-        for r in frame.itertuples():
-            table.add_row(r.pillar, f"{r.ms:.3f}", share(r.ms, frame.ms.sum()),
-                          f"{r.madds / 1e6:.2f}", share(r.madds, cost.madds('paper')))
-        console.print(table)
+        rows = [[r.pillar, f"{r.ms:.3f}", share(r.ms, frame.ms.sum()), f"{r.madds / 1e6:.2f}",
+                 share(r.madds, cost.madds('paper'))] for r in frame.itertuples()]
+        table, dropped = fitted_table(
+            console, f"{spec.name}: where the time goes vs where the MAdds go",
+            [("pillar", None), ("ms", None), ("time %", None), ("MAdds (M)", 1),
+             ("MAdds %", None)], rows)
+        print_fitted(console, table, dropped)
         console.print("per-pillar times: median exclusive time of the pillar's modules over 30 "
                       "hooked forwards (hooks add a little; 'other' is glue outside any pillar)",
                       highlight=False)
@@ -141,6 +141,9 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
 
 def cmd_latency_table(args: argparse.Namespace) -> int:
+    from ..latency import evaluate
+    from ..latency.table import LatencyTable
+
     settings = settings_from(args)
     table = LatencyTable.open(args.table, settings)
     space = load_space(args.space)

@@ -4,13 +4,13 @@ one-line messages with exit code 2 (never a traceback)."""
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-
-import optuna
 
 from .. import __version__
 from ..errors import UserError
-from . import analysis, bench, latency, reporting, search
+from . import analysis, bench, latency, reporting, search, spaces
 
 
 class _Parser(argparse.ArgumentParser):
@@ -24,13 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mfsearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (analysis, bench, latency, search, reporting):
+    for module in (analysis, bench, latency, search, spaces, reporting):
         module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # we print our own progress
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser().parse_args(argv)
@@ -43,7 +42,10 @@ def main(argv: list[str] | None = None) -> int:
         print("mfsearch: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
-        return 0
+        # The reader went away (`| head`): no traceback, and the shell's code for SIGPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -6,25 +6,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-from rich.table import Table
 
-from .. import data as datasets
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..reports import ablations
-from ..reports.index import regenerate
-from ..reports.plots import draw_all, read_study
 from ..spec import load_model_spec
 from .analysis import resolution_arg
 from .common import add_proxy_args, proxy_config, writable_dir
-from .render import make_console
+from .render import fitted_table, make_console, print_fitted
 
 
 def register(sub) -> None:
     p = sub.add_parser("ablate", help="regenerate the paper's ablation tables (2, 5-9) from "
                                       "spec switches")
     p.add_argument("--table", default="all", help="2, 5, 6, 7, 8, 9 or all (default)")
-    p.add_argument("--model", default=ablations.DEFAULT_BASE, help="base model of Tables 5-9 "
+    p.add_argument("--model", help="base model of Tables 5-9 "
                    "(variant name or spec YAML; default mobile-former-294m)")
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
@@ -50,10 +44,10 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_report)
 
 
-def _rich_table(result: ablations.TableResult) -> Table:
-    table = Table(title=f"Table {result.table.id}: {result.table.title} (base {result.base})")
-    for col in result.frame.columns:
-        table.add_column(col, justify="left" if col == "row" else "right")
+def _print_table(console, result) -> None:
+    import pandas as pd
+
+    rows = []
     for _, r in result.frame.iterrows():
         cells = []
         for col, v in r.items():
@@ -63,11 +57,20 @@ def _rich_table(result: ablations.TableResult) -> Table:
                 cells.append(f"{v / 1e6:.2f}M")
             else:
                 cells.append(f"{v:g}" if isinstance(v, float) else str(v))
-        table.add_row(*cells)
-    return table
+        rows.append(cells)
+    optional = ("paper top-5", "paper params (M)", "paper MAdds (M)")
+    columns = [(str(c).replace(" ", "\n", 1), optional.index(c) if c in optional else None)
+               for c in result.frame.columns]
+    table, dropped = fitted_table(console, f"Table {result.table.id}: {result.table.title} "
+                                  f"(base {result.base})", columns, rows)
+    print_fitted(console, table, dropped, f"; table{result.table.id}.md has every column")
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
+    from .. import data as datasets
+    from ..reports import ablations
+
+    args.model = args.model or ablations.DEFAULT_BASE
     tables = ablations.select(args.table)
     load_model_spec(args.model)  # a bad base model fails before any work
     out = writable_dir(Path(args.out))
@@ -80,7 +83,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     for table in tables:
         result = ablations.regenerate(table, args.model, args.res, args.convention, train)
         results.append(result)
-        console.print(_rich_table(result))
+        _print_table(console, result)
         if table.note:
             console.print(table.note, highlight=False)
     written = ablations.write_tables(results, out, args.convention, args.res, note)
@@ -89,6 +92,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    from ..reports.plots import draw_all, read_study
+
     trials = read_study(args.study) if args.study else None  # fails before any file is made
     out = writable_dir(Path(args.out))
     paths = draw_all(out, args.families, args.logx, args.max_madds, args.study, trials)
@@ -98,6 +103,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from ..reports.index import regenerate
+
     out = writable_dir(Path(args.out))
     written = regenerate(out)
     make_console(soft_wrap=True).print(f"regenerated {len(written)} files under {out}",

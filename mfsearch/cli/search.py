@@ -12,22 +12,16 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
-from rich.table import Table
 
-from .. import data as datasets
 from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..latency.measure import MEMORY_FORMATS, LatencySettings
-from ..latency.table import LatencyTable
-from ..proxy.fidelity_record import record_path, save_record
-from ..search import fidelity
+from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..search.budget import parse_budget, parse_latency
-from ..search.run import SearchInterrupted, SearchResult, run_search
 from ..space import load_space
-from ..search.study import Band, SearchSettings, check_reachable, parse_objectives, proxy_score
 from .analysis import resolution_arg
-from .common import add_proxy_args, at_least_3, fraction, positive_int, proxy_config, writable_dir
-from .render import make_console
+from .common import (add_proxy_args, at_least_3, fraction, positive_int, proxy_config,
+                     quiet_optuna, writable_dir)
+from .render import fitted_table, make_console, print_fitted
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
 
@@ -100,13 +94,17 @@ def _out_dir(args: argparse.Namespace) -> Path:
     return writable_dir(out)
 
 
-def latency_table(args: argparse.Namespace) -> LatencyTable:
+def latency_table(args: argparse.Namespace):
+    from ..latency.table import LatencyTable
+
     settings = LatencySettings(resolution=args.res, threads=args.threads, device="cpu",
                                memory_format=args.memory_format).check()
     return LatencyTable.open(args.latency_table, settings)
 
 
-def make_band(args: argparse.Namespace) -> Band:
+def make_band(args: argparse.Namespace):
+    from ..search.study import Band
+
     latency = parse_latency(args.budget)
     if latency is not None:
         return Band(latency, args.tolerance, args.convention, args.res, latency_table(args))
@@ -114,6 +112,11 @@ def make_band(args: argparse.Namespace) -> Band:
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
+    from .. import data as datasets
+    from ..search.run import SearchInterrupted, run_search
+    from ..search.study import SearchSettings, parse_objectives
+
+    quiet_optuna()
     console = make_console(soft_wrap=True)
     objectives = parse_objectives(args.objectives)
     band = make_band(args)
@@ -131,17 +134,20 @@ def cmd_budget(args: argparse.Namespace) -> int:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
-    with Progress(*columns, console=console, transient=False, auto_refresh=False) as progress:
-        render = _ProgressRenderer(progress, settings, band, data.name)
-        try:
-            result = run_search(settings, data, out, render, storage=args.storage,
-                                study_name=study_name, command=_command_line(args))
-        except SearchInterrupted as stop:
-            progress.stop()
-            console.print(f"interrupted: {len(stop.result.trained)} trained candidate(s) kept; "
-                          f"report in {stop.result.paths['report']}. Resume with the same "
-                          f"command and --out {out}", highlight=False)
-            return 130
+    # Started by the search's first event, so an error before it prints one line and no bars.
+    progress = Progress(*columns, console=console, transient=False, auto_refresh=False)
+    render = _ProgressRenderer(progress, settings, band, data.name)
+    try:
+        result = run_search(settings, data, out, render, storage=args.storage,
+                            study_name=study_name, command=_command_line(args))
+    except SearchInterrupted as stop:
+        render.stop()
+        console.print(f"interrupted: {len(stop.result.trained)} trained candidate(s) kept; "
+                      f"report in {stop.result.paths['report']}. Resume with the same "
+                      f"command and --out {out}", highlight=False)
+        return 130
+    finally:
+        render.stop()
     _print_leaderboard(console, result)
     paths = result.paths
     console.print(f"wrote {paths['trials']}, {paths['best']}, {paths['report']}, "
@@ -152,14 +158,21 @@ def cmd_budget(args: argparse.Namespace) -> int:
 class _ProgressRenderer:
     """Shows a search's events as two progress bars (candidates, proxy steps) and messages."""
 
-    def __init__(self, progress: Progress, settings: SearchSettings, band: Band, data: str):
+    def __init__(self, progress: Progress, settings, band, data: str):
         self.progress, self.settings, self.band, self.data = progress, settings, band, data
         self.task = self.step_task = None
-        self.study = None
+        self.started = False
+
+    def stop(self) -> None:
+        if self.started:
+            self.progress.stop()
+            self.started = False
 
     def __call__(self, event) -> None:
         p = self.progress
         if event.kind == "start":
+            p.start()
+            self.started = True
             lo, hi = event.info["reachable"]
             if event.info["requeued"]:
                 p.console.print(f"resuming: {event.info['requeued']} interrupted trial(s) "
@@ -188,6 +201,8 @@ class _ProgressRenderer:
 
 
 def _best_text(best) -> str:
+    from ..search.study import proxy_score
+
     if best is None:
         return ""
     latency = best.user_attrs.get("latency_ms")
@@ -195,15 +210,21 @@ def _best_text(best) -> str:
            f"{best.user_attrs['madds'] / 1e6:.1f}M" + (f", {latency:.2f} ms" if latency else "")
 
 
-def _print_leaderboard(console: Console, result: SearchResult) -> None:
+# Leaderboard columns a narrow terminal drops first (lowest first); the rest always show.
+_DROP_ORDER = ("train s", "params (M)", "proxy top-1")
+
+
+def _print_leaderboard(console: Console, result) -> None:
     board = result.leaderboard()
-    table = Table(title="leaderboard (the proxy's score ranks candidates; top-1 is on the "
-                        "search's data, not ImageNet)")
-    for col in board.columns:
-        table.add_column(str(col), justify="right")
-    for row in board.itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
-    console.print(table)
+    fixed = {"rank", "trial", "proxy score", "latency (ms)", "MAdds (M)"}
+    columns = [(str(c).replace(" ", "\n", 1), None if c in fixed else
+                (_DROP_ORDER.index(c) if c in _DROP_ORDER else len(_DROP_ORDER) + i))
+               for i, c in enumerate(board.columns)]
+    rows = [[str(v) for v in row] for row in board.itertuples(index=False)]
+    table, dropped = fitted_table(console, "leaderboard (the proxy's score ranks candidates; "
+                                  "top-1 is on the search's data, not ImageNet)", columns, rows,
+                                  left=0)
+    print_fitted(console, table, dropped, "; trials.csv has every column")
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -211,6 +232,12 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
+    from .. import data as datasets
+    from ..proxy.fidelity_record import record_path, save_record
+    from ..search import fidelity
+    from ..search.study import Band, check_reachable
+
+    quiet_optuna()
     band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
     space = load_space(args.space)
     check_reachable(space, band)

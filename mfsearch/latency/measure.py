@@ -20,31 +20,8 @@ from torch import nn
 from torch.utils import benchmark
 
 from ..cost.fvcore_count import pillar_roots
-from ..errors import UserError
 from ..models.fold import fold_batchnorm
-
-MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
-
-
-@dataclass(frozen=True)
-class LatencySettings:
-    resolution: int = 224
-    batch: int = 1
-    threads: int = 1
-    device: str = "cpu"
-    memory_format: str = "auto"  # auto: time both for a moment, keep the faster
-    min_time: float = 1.0  # seconds of timed runs (blocked_autorange)
-    warmup: int = 10
-
-    def check(self) -> LatencySettings:
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise UserError("--device cuda: no CUDA device is available")
-        if self.device not in ("cpu", "cuda"):
-            raise UserError(f"--device: expected cpu or cuda, got {self.device!r}")
-        if self.memory_format not in MEMORY_FORMATS:
-            raise UserError(f"--memory-format: expected one of {', '.join(MEMORY_FORMATS)}")
-        return self
-
+from .settings import LatencySettings
 
 @dataclass
 class Timing:

@@ -11,7 +11,8 @@ from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
 from ..families import all_families, analyze, build_model, family_of, get_family
-from ..latency.measure import LatencySettings, measure
+from ..latency.measure import measure
+from ..latency.settings import LatencySettings
 from ..spec import load_model_spec, variant_names
 from .plots import plt, save
 from .published import published_by_name

@@ -12,9 +12,24 @@ _SUFFIX = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
 _PATTERN = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*([kmg]?)\s*$", re.I)
 
 
+_FLOPS = re.compile(r"^\s*([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)\s*([kmg]?)\s*flops?\s*$",
+                    re.I)
+_MADDS = re.compile(r"\s*(madds?|macs?)\s*$", re.I)
+
+
 def parse_budget(text: str) -> int:
-    """MAdds as an integer; a suffix k/M/G (any case) scales the number."""
-    match = _PATTERN.match(str(text))
+    """MAdds as an integer; a suffix k/M/G (any case) scales the number, and a trailing
+    `MAdds`/`MACs` unit is accepted. FLOPs are refused with the conversion."""
+    flops = _FLOPS.match(str(text))
+    if flops:
+        number, suffix = flops.groups()
+        half = float(number) / 2
+        raise UserError(f"budget {text!r}: budgets are MAdds (multiply-accumulates): "
+                        f"{number}{suffix} FLOPs as counted by 2-FLOPs-per-MAC tools is "
+                        f"{half:g}{suffix} MAdds (papers' \"FLOPs\" are usually MAdds: then "
+                        f"write {number}{suffix})")
+    text = _MADDS.sub("", str(text))
+    match = _PATTERN.match(text)
     if not match:
         raise UserError(f"budget {text!r}: expected a MAdds count such as 150M, 0.15G, 150e6 "
                         "or 150000000")

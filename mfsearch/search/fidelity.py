@@ -19,7 +19,8 @@ from scipy import stats
 from ..families import analyze
 from ..data import Dataset
 from ..errors import UserError
-from ..proxy.train import SCORES, ProxyConfig, TrainingDiverged, train_proxy
+from ..proxy.config import SCORES, ProxyConfig
+from ..proxy.train import TrainingDiverged, train_proxy
 from ..space import random_specs
 from .study import Band
 from .training_log import TrainingLog

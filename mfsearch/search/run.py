@@ -4,6 +4,9 @@ outputs. Callers (the CLI, a notebook) follow it through events."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -15,7 +18,7 @@ from ..errors import UserError
 from .outputs import leaderboard, write_outputs
 from .study import (SearchSettings, best_trained, check_reachable, default_storage,
                     fail_dead_workers, open_study, proxy_score, requeue_interrupted, run_trial,
-                    trained)
+                    study_identity, trained)
 
 # Proposals in a row outside the band before a search gives up: the band is too narrow.
 MAX_CONSECUTIVE_REJECTS = 5000
@@ -75,6 +78,34 @@ class SearchResult:
                     "latency_ms": best.user_attrs.get("latency_ms")}}
 
 
+LOCK_FILE = ".mfsearch.lock"
+
+
+@contextlib.contextmanager
+def output_lock(out: Path):
+    """Hold `out` for this process: a second search on the same folder stops with one line.
+    The OS drops the lock when its process dies, so a killed run's folder is taken over."""
+    path = out / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            raise UserError(f"--out {out} is in use by a running search ({owner}); wait for "
+                            "it, or use another --out (workers that share one study use "
+                            "--storage)") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search: the outputs of what finished are written; `result` holds them."""
 
@@ -93,14 +124,22 @@ def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
     Ctrl-C, which raises SearchInterrupted). `storage` shares the study with other workers;
     without it the study is `out/study.db` and a rerun resumes it. The search stops early
     after `max_duplicates` proposals in a row repeat trained architectures."""
-    emit = on_event or (lambda event: None)
-    max_duplicates = max_duplicates or MAX_CONSECUTIVE_DUPLICATES
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with output_lock(out):
+        return _search(settings, data, out, on_event or (lambda event: None), storage,
+                       study_name, data_name, command,
+                       max_duplicates or MAX_CONSECUTIVE_DUPLICATES)
+
+
+def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: str | None,
+            study_name: str | None, data_name: str | None, command: str,
+            max_duplicates: int) -> SearchResult:
     lo, hi = check_reachable(settings.space, settings.band)
     shared = storage is not None
+    where = (f"study {study_name or 'mfsearch'!r} in {storage}" if shared else f"--out {out}")
     study = open_study(storage or default_storage(out), study_name or "mfsearch", settings,
-                       shared=shared)
+                       shared=shared, identity=study_identity(settings, data), where=where)
     requeued = 0 if shared else requeue_interrupted(study)
     name = data_name or data.name
     done = trained(study)

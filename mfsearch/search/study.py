@@ -5,7 +5,9 @@ ones with the proxy, and record everything in an Optuna study that survives inte
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import json
 import math
 import time
 import warnings
@@ -22,7 +24,8 @@ from ..errors import UserError
 from ..families import analyze
 from ..compat import heartbeat_recorder
 from ..latency.table import LatencyTable
-from ..proxy.train import ProxyConfig, TrainingDiverged, train_proxy
+from ..proxy.config import ProxyConfig
+from ..proxy.train import TrainingDiverged, train_proxy
 from ..spec import spec_to_yaml
 
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
@@ -140,9 +143,51 @@ def _requeue_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None
     _requeue(study, trial, "worker stopped (no heartbeat)")
 
 
+def study_identity(settings: SearchSettings, data: Dataset) -> dict:
+    """Everything that changes what a study's scores mean, flat, in the order a mismatch is
+    reported: the band, the space, the data, the proxy, the objectives, sampler and seed, and
+    the latency table for latency budgets."""
+    band, proxy = settings.band, settings.proxy
+    space = settings.space
+    fields = (dataclasses.asdict(space) if dataclasses.is_dataclass(space) else vars(space))
+    space_text = json.dumps({k: v for k, v in fields.items() if k != "name"}, sort_keys=True,
+                            default=str)
+    identity = {"band.metric": band.metric, "band.budget": band.budget,
+                "band.tolerance": band.tolerance, "band.convention": band.convention,
+                "band.resolution": band.resolution, "family": space.family,
+                "space": hashlib.sha256(space_text.encode()).hexdigest()[:16]}
+    identity.update({f"data.{k}": v for k, v in data.identity().items()})
+    identity["data.classes"] = data.num_classes
+    identity.update({f"proxy.{k}": v for k, v in dataclasses.asdict(proxy).items()
+                     if k not in ("device", "seed")})
+    identity.update({"objectives": ",".join(settings.objectives), "sampler": settings.sampler,
+                     "seed": settings.seed})
+    table = band.latency or settings.latency
+    if table is not None:
+        identity.update({f"latency.{k}": v for k, v in dataclasses.asdict(table.settings).items()
+                         if k != "min_time"})
+        identity["latency.cpu"] = table.machine.get("cpu")
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in identity.items()}
+
+
+def check_identity(study: optuna.Study, identity: dict, where: str) -> None:
+    """A new study records `identity`; a resumed one must match it, setting by setting."""
+    recorded = study.user_attrs.get("identity")
+    if recorded is None:
+        study.set_user_attr("identity", identity)
+        return
+    for key in dict.fromkeys([*recorded, *identity]):
+        old, new = recorded.get(key, "(not recorded)"), identity.get(key, "(not set)")
+        if old != new:
+            raise UserError(f"{where} holds another search: {key} was {old} there, {new} now; "
+                            "resume with the same settings, or start a new --out")
+
+
 def open_study(storage: str, name: str, settings: SearchSettings,
-               shared: bool = False) -> optuna.Study:
-    """`shared`: other workers may use the storage at the same time (heartbeats on)."""
+               shared: bool = False, identity: dict | None = None,
+               where: str | None = None) -> optuna.Study:
+    """`shared`: other workers may use the storage at the same time (heartbeats on).
+    `identity` (study_identity): recorded by a new study, checked against a resumed one."""
     directions = [OBJECTIVES[o] for o in settings.objectives]
     # Workers sharing a study must not propose the same candidates: their samplers are unseeded.
     sampler = make_sampler(settings.sampler, None if shared else settings.seed)
@@ -166,6 +211,8 @@ def open_study(storage: str, name: str, settings: SearchSettings,
         raise UserError(f"study {name!r} exists with other objectives; use another --out or "
                         "--study-name")
     _check_score(study, name, settings.proxy.score)
+    if identity is not None:
+        check_identity(study, identity, where or f"study {name!r}")
     return study
 
 

@@ -15,16 +15,33 @@ SHIPPED_PACKAGE = "mfsearch.spaces"
 DEFAULT_SPACE = "mobile_former.yaml"
 
 
+def shipped_spaces() -> dict[str, str]:
+    """Name -> YAML text of the spaces shipped with mfsearch (`mobile_former`, ...)."""
+    folder = resources.files(SHIPPED_PACKAGE)
+    return {p.name[:-5]: p.read_text(encoding="utf-8") for p in sorted(
+        folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".yaml")}
+
+
+def shipped_space(name: str) -> str | None:
+    """A shipped space's text by name (`iformer`, `mobile-former`, `iformer.yaml`), or None."""
+    key = name.lower().removesuffix(".yaml").replace("-", "_")
+    return shipped_spaces().get(key)
+
+
 def load_space(path: str | Path | None = None):
-    """A space file, or the default space shipped with mfsearch."""
+    """A space file, a shipped space by name (`mobile_former`, `iformer`), or the default
+    space shipped with mfsearch."""
     if path is None:
-        text = resources.files(SHIPPED_PACKAGE).joinpath(DEFAULT_SPACE).read_text()
-        name = DEFAULT_SPACE
+        text, name = shipped_spaces()[DEFAULT_SPACE[:-5]], DEFAULT_SPACE
     else:
         p = Path(path)
-        if not p.is_file():
-            raise SpaceError(f"--space {p}: no such file")
-        text, name = p.read_text(encoding="utf-8"), str(p)
+        if p.is_file():
+            text, name = p.read_text(encoding="utf-8"), str(p)
+        elif (shipped := shipped_space(str(path))) is not None and p.parent == Path("."):
+            text, name = shipped, f"{str(path).removesuffix('.yaml')} (shipped)"
+        else:
+            raise SpaceError(f"--space {p}: no such file; shipped spaces (by name): "
+                             f"{', '.join(shipped_spaces())} (`mfsearch spaces` lists them)")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -95,18 +96,40 @@ def save_spec(spec, path: str | Path) -> Path:
     return path
 
 
-def load_model_spec(model: str):
-    """A shipped variant by name (`mobile-former-294m` or just `294m`, `iformer-m`) or a spec
-    file path."""
+def variant_name(model: str) -> str | None:
+    """The shipped variant a name means: `mobile-former-294m`, `294m`, timm-style
+    `mobile_former_294m`, the plots' `MF-294M`, `iformer_t`; None if it names none."""
     names = _variants()
-    key = model.lower()
-    for candidate in (key, *(f.variant_prefix + key for f in all_families().values())):
-        if candidate in names:
-            return _shipped(candidate)
+    key = model.strip().lower().replace("_", "-")
+    families = list(all_families().values())
+    candidates = [key, *(f.variant_prefix + key for f in families)]
+    for f in families:  # a plot label: the family's short prefix for its name
+        short = f.short_prefix.lower()
+        if short and key.startswith(short):
+            candidates.append(f.variant_prefix + key[len(short):])
+    return next((c for c in candidates if c in names), None)
+
+
+def load_model_spec(model: str):
+    """A shipped variant by name (see `variant_name`) or a spec file path."""
+    name = variant_name(model)
+    if name is not None:
+        return _shipped(name)
     if model.endswith((".yaml", ".yml")) or Path(model).exists():
         return load_spec(model)
-    raise UserError(f"unknown model {model!r}: expected a spec file or one of "
+    close = difflib.get_close_matches(model.lower().replace("_", "-"), list(_variants()), n=1)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise UserError(f"unknown model {model!r}: {hint}expected a spec file or one of "
                     f"{', '.join(variant_names(None))}")
+
+
+def named_overrides(spec, items: list[str]):
+    """`apply_overrides`, with the overrides in the spec's name so tables and JSON say what
+    was changed ("mobile-former-294m [tokens=1]")."""
+    if not items:
+        return spec
+    changed = apply_overrides(spec, items)
+    return changed.replace(name=f"{spec.name} [{', '.join(i.strip() for i in items)}]")
 
 
 def parse_override(item: str) -> tuple[list[str | int], Any]:
