@@ -7,6 +7,8 @@ reason and a test (tests/test_compat.py) that pins the behaviour used.
   option; a budget such as `-5M` should reach the budget parser and its clear message instead.
 - fvcore exposes its default op handles only as a private table; the `core` convention counts
   with a subset of them.
+- argparse's help formatters add text to an option's help through `_get_help_string` (how its
+  own ArgumentDefaultsHelpFormatter works); ours adds the default where the help omits it.
 """
 
 from __future__ import annotations
@@ -35,3 +37,15 @@ def fvcore_default_handles(ops: tuple[str, ...]) -> dict:
     from fvcore.nn.flop_count import _DEFAULT_SUPPORTED_OPS
 
     return {op: _DEFAULT_SUPPORTED_OPS[op] for op in ops}
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the help already states it or the
+    option has none (None or a flag)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (not action.option_strings or "default" in text
+                or action.default in (None, False, argparse.SUPPRESS)):
+            return text
+        return f"{text} (default: %(default)s)"

@@ -30,7 +30,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="variant name (e.g. mobile-former-294m, 294m, iformer-m) "
                                       "or a spec YAML file")
     parser.add_argument("--res", type=resolution_arg, default=224, metavar="N",
-                        help="input resolution N x N (default 224)")
+                        help="input resolution N x N")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a spec field, e.g. tokens=1, "
                         "token_dim=64, former_ffn=false, blocks.3.out=64 (repeatable)")
@@ -43,24 +43,26 @@ def model_spec(args: argparse.Namespace):
 
 def register(sub) -> None:
     p = sub.add_parser("variants", help="the shipped variants of a family with params and MAdds")
-    p.add_argument("--family", choices=list(all_families()), default=DEFAULT_FAMILY)
-    p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
+    p.add_argument("--family", choices=list(all_families()), default=DEFAULT_FAMILY,
+                   help="whose shipped variants")
+    p.add_argument("--res", type=resolution_arg, default=224, metavar="N",
+                   help="input resolution N x N")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
-                   help="how MAdds are counted (default paper)")
-    p.add_argument("--format", choices=("table", "json"), default="table")
+                   help="how MAdds are counted")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output")
     p.set_defaults(func=cmd_variants)
 
     p = sub.add_parser("cost", help="analytic params and MAdds per pillar and per block")
     add_model_args(p)
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
-                   help="how MAdds are counted (default paper)")
-    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+                   help="how MAdds are counted")
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output")
     p.set_defaults(func=cmd_cost)
 
     p = sub.add_parser("check", help="cross-check the analytic counts against fvcore on the "
                                      "torch model (exit 0 only if they agree exactly)")
     add_model_args(p)
-    p.add_argument("--format", choices=("table", "json"), default="table")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output")
     p.set_defaults(func=cmd_check)
 
 

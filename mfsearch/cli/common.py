@@ -39,14 +39,19 @@ seed_int = _number(int, lambda v: 0 <= v <= MAX_SEED, f"an integer seed in [0, {
 def add_proxy_args(p: argparse.ArgumentParser) -> None:
     """Data and short-training options of every command that trains proxies."""
     p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
-    p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps)
-    p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution)
-    p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size)
-    p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr)
+    p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps,
+                   help="AdamW steps of each candidate's short training")
+    p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution,
+                   help="image side the proxy trains at")
+    p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size,
+                   help="images per proxy step")
+    p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr,
+                   help="peak learning rate (linear warm-up, cosine decay)")
     p.add_argument("--proxy-score", choices=SCORES, default=DEFAULTS.score,
                    help="what ranks candidates: loss (default: minus the mean training loss, "
                    "how fast a candidate learns) or top1 (held-out top-1 after the run)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the proxy trains (auto: CUDA when there is one)")
     p.add_argument("--seed", type=seed_int, default=0,
                    help="seeds the sampler and the proxy training (default 0)")
 
@@ -75,3 +80,23 @@ def quiet_optuna() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def in_checkout() -> bool:
+    """Whether the current folder is a checkout of mfsearch (its reports/ folder is ours)."""
+    project = Path("pyproject.toml")
+    try:
+        return project.is_file() and 'name = "mfsearch"' in project.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
+def report_path(value: str | None, default: str, option: str = "--out") -> Path:
+    """A report command's output: the value given, or the checkout's `default` under
+    reports/; outside a checkout of mfsearch the user must say where."""
+    if value is not None:
+        return Path(value)
+    if not in_checkout():
+        raise UserError(f"{option} is needed here: its default, {default}, is the reports folder "
+                        "of a checkout of mfsearch, and this folder is not one")
+    return Path(default)

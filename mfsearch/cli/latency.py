@@ -7,7 +7,6 @@ import argparse
 import json
 import shlex
 import sys
-from pathlib import Path
 
 
 from ..errors import UserError
@@ -15,7 +14,7 @@ from ..families import analyze, build_model
 from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..space import load_space
 from .analysis import add_model_args, model_spec, resolution_arg
-from .common import positive_float, positive_int, seed_int, writable_dir
+from .common import positive_float, positive_int, report_path, seed_int, writable_dir
 from .render import fitted_table, make_console, print_fitted, share
 
 
@@ -24,7 +23,7 @@ def add_latency_args(p: argparse.ArgumentParser) -> None:
                    "(default 1, as mobile papers measure)")
     p.add_argument("--threads", type=positive_int, default=1,
                    help="intra-op threads, fixed for reproducible figures (default 1)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time")
     p.add_argument("--memory-format", choices=MEMORY_FORMATS, default="auto",
                    help="auto times both briefly and keeps the faster (default)")
     p.add_argument("--min-time", type=positive_float, default=1.0, metavar="S",
@@ -45,7 +44,7 @@ def register(sub) -> None:
     p.add_argument("--throughput-batch", type=positive_int, default=32, metavar="B",
                    help="batch for the throughput figure (default 32)")
     p.add_argument("--no-breakdown", action="store_true", help="skip the per-pillar timing")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output")
     p.set_defaults(func=cmd_latency)
 
     p = sub.add_parser("latency-table", help="fill this machine's block latency lookup table "
@@ -62,21 +61,25 @@ def register(sub) -> None:
                    "measured whole to fit the table's scale, never among those reported "
                    "(default 6; 0 keeps the table's scale)")
     p.add_argument("--seed", type=seed_int, default=0, help="seeds the random specs (default 0)")
-    p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
+    p.add_argument("--res", type=resolution_arg, default=224, metavar="N",
+                   help="input resolution N x N")
     p.add_argument("--table", metavar="FILE", help="lookup table file (default: one per "
                    "machine and settings under ~/.cache/mfsearch)")
     add_latency_args(p)
     p.set_defaults(memory_format="channels_last")
-    p.add_argument("--report", default="reports/latency_lut.md")
+    p.add_argument("--report", help="the error report (default: reports/latency_lut.md in a "
+                   "checkout of mfsearch)")
     p.set_defaults(func=cmd_latency_table)
 
     p = sub.add_parser("compare", help="every family's variants side by side: "
                        "params, MAdds, measured latency, published top-1")
-    p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
+    p.add_argument("--res", type=resolution_arg, default=224, metavar="N",
+                   help="input resolution N x N")
     add_latency_args(p)
     p.add_argument("--max-madds", type=positive_float, default=5e9, metavar="N",
                    help="skip variants above N MAdds (default 5e9: all but iFormer-H)")
-    p.add_argument("--out", default="reports/families")
+    p.add_argument("--out", help="folder for the table and plot (default: reports/families in "
+                   "a checkout of mfsearch)")
     p.set_defaults(func=cmd_compare)
 
 
@@ -92,7 +95,7 @@ def settings_line(report) -> str:
 def cmd_latency(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..latency.measure import measure, pillar_frame
+    from ..latency.measure import measure, pillar_frame, warnings_for
 
     spec = model_spec(args)
     settings = settings_from(args)
@@ -100,8 +103,11 @@ def cmd_latency(args: argparse.Namespace) -> int:
     report = measure(model, spec.name, settings, args.throughput_batch, not args.no_breakdown)
     cost = analyze(spec, args.res)
     frame = pillar_frame(report, cost) if report.pillars else None
+    for warning in warnings_for(report, settings):
+        print(f"mfsearch: warning: {warning}", file=sys.stderr)
     if args.format == "json":
         data = report.to_dict()
+        data["warnings"] = warnings_for(report, settings)
         data["madds"] = cost.madds("paper")
         data["params"] = cost.params
         if frame is not None:
@@ -145,6 +151,7 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
     from ..latency.table import LatencyTable
 
     settings = settings_from(args)
+    report = report_path(args.report, "reports/latency_lut.md", "--report")
     table = LatencyTable.open(args.table, settings)
     space = load_space(args.space)
     calibration, specs = evaluate.split_specs(space, args.calibrate, args.specs, args.seed,
@@ -160,11 +167,11 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
         evaluate.calibrate(table, calibration, log)
     frame = evaluate.evaluate(table, specs, log)
     command = shlex.join(["mfsearch", *args.argv])
-    s = evaluate.write_report(frame, table, space.family, Path(args.report), command)
+    s = evaluate.write_report(frame, table, space.family, report, command)
     console.print(f"median absolute error {s['median_abs_error_pct']:.1f}% (max "
                   f"{s['max_abs_error_pct']:.1f}%); Kendall tau vs measured: table "
                   f"{s['kendall_lut']:+.3f}, MAdds {s['kendall_madds']:+.3f}; wrote "
-                  f"{args.report}", highlight=False)
+                  f"{report}", highlight=False)
     return 0
 
 
@@ -173,7 +180,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..reports import families
 
     settings = settings_from(args)
-    out = writable_dir(Path(args.out))
+    out = writable_dir(report_path(args.out, "reports/families"))
     console = make_console(soft_wrap=True)
     frame = families.measure_families(settings, args.max_madds,
                                       log=lambda m: console.print(m, highlight=False))

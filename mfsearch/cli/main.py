@@ -9,11 +9,16 @@ import signal
 import sys
 
 from .. import __version__
+from ..compat import DefaultsHelpFormatter
 from ..errors import UserError
 from . import analysis, bench, latency, reporting, search, spaces
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         raise UserError(f"{self.prog}: {message}")
 

@@ -4,13 +4,12 @@ regenerated from our specs and the published results shipped with the package.""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..spec import load_model_spec
 from .analysis import resolution_arg
-from .common import add_proxy_args, proxy_config, writable_dir
+from .common import add_proxy_args, proxy_config, report_path, writable_dir
 from .render import fitted_table, make_console, print_fitted
 
 
@@ -20,17 +19,21 @@ def register(sub) -> None:
     p.add_argument("--table", default="all", help="2, 5, 6, 7, 8, 9 or all (default)")
     p.add_argument("--model", help="base model of Tables 5-9 "
                    "(variant name or spec YAML; default mobile-former-294m)")
-    p.add_argument("--res", type=resolution_arg, default=224, metavar="N")
-    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
+    p.add_argument("--res", type=resolution_arg, default=224, metavar="N",
+                   help="input resolution N x N")
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
+                   help="how MAdds are counted")
     p.add_argument("--train", action="store_true", help="add a proxy top-1 column from our own "
                    "short training of every row")
-    p.add_argument("--out", default="reports/ablations", help="folder for tableN.md/.csv")
+    p.add_argument("--out", help="folder for tableN.md/.csv (default: reports/ablations in a "
+                   "checkout of mfsearch)")
     add_proxy_args(p)
     p.set_defaults(func=cmd_ablate)
 
     p = sub.add_parser("plot", help="published top-1 vs MAdds/params/latency, a study's front, "
                                     "and MAdds per pillar")
-    p.add_argument("--out", default="reports/plots", help="folder for the PNG and SVG files")
+    p.add_argument("--out", help="folder for the PNG and SVG files (default: reports/plots in "
+                   "a checkout of mfsearch)")
     p.add_argument("--study", help="a search output folder (with trials.csv) to plot")
     p.add_argument("--families", help="comma-separated model families, or all (default: "
                    "Mobile-Former and the common efficient families)")
@@ -40,7 +43,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("report", help="regenerate everything in reports/ that needs no training")
-    p.add_argument("--out", default="reports")
+    p.add_argument("--out", help="the reports folder to regenerate (default: reports in a "
+                   "checkout of mfsearch)")
     p.set_defaults(func=cmd_report)
 
 
@@ -73,7 +77,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     args.model = args.model or ablations.DEFAULT_BASE
     tables = ablations.select(args.table)
     load_model_spec(args.model)  # a bad base model fails before any work
-    out = writable_dir(Path(args.out))
+    out = writable_dir(report_path(args.out, "reports/ablations"))
     console = make_console()
     train, note = (ablations.proxy_trainer(datasets.load(args.data, seed=args.seed),
                                            proxy_config(args),
@@ -95,7 +99,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     from ..reports.plots import draw_all, read_study
 
     trials = read_study(args.study) if args.study else None  # fails before any file is made
-    out = writable_dir(Path(args.out))
+    out = writable_dir(report_path(args.out, "reports/plots"))
     paths = draw_all(out, args.families, args.logx, args.max_madds, args.study, trials)
     make_console(soft_wrap=True).print("wrote " + ", ".join(str(p) for p in paths),
                                        highlight=False)
@@ -105,7 +109,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from ..reports.index import regenerate
 
-    out = writable_dir(Path(args.out))
+    out = writable_dir(report_path(args.out, "reports"))
     written = regenerate(out)
     make_console(soft_wrap=True).print(f"regenerated {len(written)} files under {out}",
                                        highlight=False)

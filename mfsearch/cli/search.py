@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import datetime
 import shlex
@@ -20,7 +21,7 @@ from ..search.budget import parse_budget, parse_latency
 from ..space import load_space
 from .analysis import resolution_arg
 from .common import (add_proxy_args, at_least_3, fraction, positive_int, proxy_config,
-                     quiet_optuna, writable_dir)
+                     quiet_optuna, report_path, writable_dir)
 from .render import fitted_table, make_console, print_fitted
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
@@ -30,7 +31,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", help="search space YAML (default: spaces/mobile_former.yaml)")
     p.add_argument("--tolerance", type=fraction, default=0.1,
                    help="feasible band is [(1 - tolerance) x budget, budget] (default 0.1)")
-    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION)
+    p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
+                   help="how the band's MAdds are counted")
     p.add_argument("--res", type=resolution_arg, default=224, help="resolution for MAdds")
     add_proxy_args(p)
 
@@ -41,14 +43,18 @@ def register(sub) -> None:
     # Let a negative budget such as -5M reach the budget parser (and its clear message) instead
     # of being taken for an option; argparse only does this for plain negative numbers.
     accept_negative_values(p, NEGATIVE_BUDGET)
-    p.add_argument("budget", help="MAdds budget (150M, 0.15G, 150e6, 150000000) or latency "
-                   "budget with a time unit (12ms, 800us), predicted on this machine from its "
-                   "latency lookup table")
+    p.add_argument("budget", help="MAdds budget (150M, 0.15G, 150e6, 150000000; 1 MAdd is one "
+                   "multiply-accumulate, what papers' FLOPs tables count) or latency budget "
+                   "with a time unit (12ms, 800us), predicted on this machine from its latency "
+                   "lookup table")
     p.add_argument("--trials", type=positive_int, default=12,
                    help="trained candidates to reach in the study (default 12)")
     p.add_argument("--objectives", default="acc", help="acc (default: the proxy's score, "
                    "see --proxy-score), or acc,madds or acc,latency for a Pareto front")
-    p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe")
+    p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
+                   help="Optuna sampler (default tpe)")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="json: the "
+                   "final summary as JSON on stdout, progress on stderr (default table)")
     p.add_argument("--out", help="output folder (default runs/<timestamp>); rerun with the same "
                    "folder to resume")
     p.add_argument("--storage", help="Optuna storage URL shared by several workers (default: "
@@ -63,12 +69,13 @@ def register(sub) -> None:
                    "machine and settings under ~/.cache/mfsearch)")
     g.add_argument("--threads", type=positive_int, default=1, help="CPU threads the latency is "
                    "measured with (default 1)")
-    g.add_argument("--memory-format", choices=MEMORY_FORMATS[1:], default="channels_last")
+    g.add_argument("--memory-format", choices=MEMORY_FORMATS[1:], default="channels_last",
+                   help="memory format latency is measured in")
     p.set_defaults(func=cmd_budget)
 
     p = sub.add_parser("fidelity", help="rank correlation of the proxy against longer training")
-    p.add_argument("--budget", default="150M")
-    p.add_argument("--archs", type=at_least_3, default=8)
+    p.add_argument("--budget", default="150M", help="the MAdds band to sample architectures from")
+    p.add_argument("--archs", type=at_least_3, default=8, help="architectures to measure")
     p.add_argument("--factor", type=positive_int, default=4, help="reference is this many "
                    "times longer (default 4)")
     p.add_argument("--repeats", type=positive_int, default=1, help="train every architecture "
@@ -77,9 +84,10 @@ def register(sub) -> None:
     p.add_argument("--jobs", type=positive_int, default=1, help="trainings run at once, each "
                    "in its own process with the CPU threads split between them (default 1); on "
                    "a CPU, --jobs equal to the core count finishes sooner")
-    p.add_argument("--report", default="reports/proxy_fidelity.md", help="the report; its "
+    p.add_argument("--report", help="the report (default: reports/proxy_fidelity.md in a "
+                   "checkout of mfsearch); its "
                    "machine-readable record (what search reports quote) goes beside it as "
-                   ".json (default reports/proxy_fidelity.md)")
+                   ".json")
     p.add_argument("--trainings", metavar="FILE", help="finished trainings are appended here as "
                    "they come; a rerun (after an interruption, or with more --archs or "
                    "--repeats) trains only those not in it yet (default: beside --report, "
@@ -117,7 +125,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
     from ..search.study import SearchSettings, parse_objectives
 
     quiet_optuna()
-    console = make_console(soft_wrap=True)
+    as_json = args.format == "json"
+    console = make_console(soft_wrap=True, stderr=as_json)
     objectives = parse_objectives(args.objectives)
     band = make_band(args)
     space = load_space(args.space)
@@ -148,6 +157,9 @@ def cmd_budget(args: argparse.Namespace) -> int:
         return 130
     finally:
         render.stop()
+    if as_json:
+        print(json.dumps(result.summary(), indent=2))
+        return 0
     _print_leaderboard(console, result)
     paths = result.paths
     console.print(f"wrote {paths['trials']}, {paths['best']}, {paths['report']}, "
@@ -243,7 +255,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     check_reachable(space, band)
     data = datasets.load(args.data, seed=args.seed)
     start = time.time()
-    report = Path(args.report)
+    report = report_path(args.report, "reports/proxy_fidelity.md", "--report")
     trainings = Path(args.trainings) if args.trainings else report.with_suffix(".trainings.jsonl")
     frame, record = fidelity.measure(space, band, data, proxy_config(args), args.archs, args.factor,
                                      args.seed, args.repeats, args.jobs, trainings=trainings)
@@ -254,10 +266,13 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
         print(f"{name:>10}: Kendall tau {s['kendall']:+.3f} "
               f"({fidelity.interval_text(s['kendall_interval'])}), "
               f"Spearman rho {s['spearman']:+.3f}")
+    if record["architectures"] < fidelity.MIN_FOR_INTERVAL:
+        print(f"intervals n/a: {record['architectures']} architectures are too few to resample "
+              f"(an interval needs at least {fidelity.MIN_FOR_INTERVAL})")
     for name, tau in record.get("replicates", {}).items():
         print(f"{name:>10}: seeds agree at Kendall tau {tau:+.3f}")
     for name, taus in record.get("held_out", {}).items():
         print(f"{name:>10}: one run against the other seeds' longer runs, Kendall tau "
               f"{sum(taus) / len(taus):+.3f} on average")
-    print(f"wrote {args.report} and {record_path(report)}")
+    print(f"wrote {report} and {record_path(report)}")
     return 0

@@ -9,6 +9,7 @@ off multiples of 8 (tools_and_conventions.md section 3), so every figure carries
 from __future__ import annotations
 
 import contextlib
+import os
 import platform
 import statistics
 import time
@@ -221,3 +222,28 @@ def pillar_frame(report: LatencyReport, cost, convention: str = "paper"):
         rows.append({"pillar": name, "ms": ms, "time_share": ms / total_ms if total_ms else 0,
                      "madds": madds, "madds_share": madds / total_madds if total_madds else 0})
     return pd.DataFrame(rows)
+
+
+NOISY_IQR = 0.2  # an IQR above this share of the median: the figure is not to be trusted
+
+
+def usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def warnings_for(report: LatencyReport, settings: LatencySettings) -> list[str]:
+    """What makes a latency figure doubtful: more threads than cores, or a wide spread."""
+    found = []
+    cores = usable_cores()
+    if settings.device == "cpu" and settings.threads > cores:
+        found.append(f"--threads {settings.threads} is more than the {cores} core(s) this "
+                     "process may use: threads share cores and the figure measures contention")
+    t = report.latency
+    if t.median_ms and t.iqr_ms > NOISY_IQR * t.median_ms:
+        found.append(f"the IQR is {100 * t.iqr_ms / t.median_ms:.0f}% of the median (over "
+                     f"{100 * NOISY_IQR:.0f}%): the machine is busy or throttling; rerun on a "
+                     "quiet machine or with a longer --min-time")
+    return found

@@ -100,7 +100,7 @@ def regenerate(table: AblationTable, base_model: str = DEFAULT_BASE, resolution:
             "paper top-5": _paper_cell(row, "top5", applies),
         })
         if train is not None:
-            record["proxy top-1"] = round(train(spec), 4)
+            record["proxy top-1"] = round(100 * train(spec), 1)  # percent, as the paper's
         rows.append(record)
     frame = pd.DataFrame(rows)
     for col in ("paper params (M)", "paper MAdds (M)", "paper top-1", "paper top-5"):
@@ -149,7 +149,7 @@ def proxy_trainer(data, cfg, log=print):
     explains the column."""
     from ..proxy.train import TrainingDiverged, train_proxy
 
-    note = (f"proxy top-1: our short training on {data.name} ({cfg.steps} steps, batch "
+    note = (f"proxy top-1 (%): our short training on {data.name} ({cfg.steps} steps, batch "
             f"{cfg.batch_size}, {cfg.resolution}px, lr {cfg.lr:g}, seed {cfg.seed}); it ranks "
             "rows on that data and is not ImageNet accuracy.")
 

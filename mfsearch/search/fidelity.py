@@ -329,6 +329,10 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
         f"far another {record['architectures']} architectures from the same band could move "
         "the tau.", "",
         table.to_markdown(index=False), ""]
+    if record["architectures"] < MIN_FOR_INTERVAL:
+        lines += [f"Intervals are n/a: with {record['architectures']} architectures a resample "
+                  "repeats so few distinct ones that an interval means nothing; measure at "
+                  f"least {MIN_FOR_INTERVAL} (`--archs {MIN_FOR_INTERVAL}`).", ""]
     if "margins" in record:
         lines += [
             "The proxy's tau less each baseline's, on the same resamples: " + "; ".join(

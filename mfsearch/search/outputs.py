@@ -56,6 +56,12 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     for col in ("params", "madds", "retry_of", *[f"madds_{k}" for k in pillars]):
         if col in frame:
             frame[col] = frame[col].astype("Int64")
+    for col in (c for c in frame.columns if c.startswith("p_")):
+        # A column with gaps (a parameter some trials never sampled) reads as float: the
+        # sampled choices are integers, and trials.csv says so.
+        values = frame[col].dropna()
+        if len(values) and all(float(v).is_integer() for v in values):
+            frame[col] = frame[col].astype("Int64")
     return frame
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +76,8 @@ class SearchResult:
                 "best": None if best is None else {
                     "trial": best.number, "score": proxy_score(best),
                     "madds": best.user_attrs["madds"], "params": best.user_attrs["params"],
-                    "latency_ms": best.user_attrs.get("latency_ms")}}
+                    "latency_ms": best.user_attrs.get("latency_ms")},
+                "leaderboard": json.loads(self.leaderboard().to_json(orient="records"))}
 
 
 LOCK_FILE = ".mfsearch.lock"
