@@ -122,5 +122,6 @@ def search(budget: str | int = "150M", *, space: str | Path | None = None, trial
                               objectives=parse_objectives(objectives), sampler=sampler,
                               seed=seed)
     out = Path(out) if out else Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return run_search(settings, datasets.load(data, seed=seed), out, on_event,
+    return run_search(settings, datasets.load(data, seed=seed, load_size=cfg.resolution), out,
+                      on_event,
                       command=f"mfsearch.search({budget!r}, trials={trials})")

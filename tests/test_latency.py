@@ -24,6 +24,12 @@ stages:
   - {width: 16, conv: 1}
   - {width: 32, conv: 1, attn: 1, conv_after: 1, qk_reduce: 2}
   - {width: 32, attn: 1, qk_reduce: 4}
+conv_ratio: 4
+ffn_ratio: 3
+conv_kernel: 7
+cpe_kernel: 3
+stem_kernel: 5
+stem_expand: 4
 num_classes: 10
 """
 FAST = LatencySettings(resolution=32, min_time=0.02, warmup=1, memory_format="contiguous")

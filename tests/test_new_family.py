@@ -20,6 +20,7 @@ blocks:
   - {out: 24, stride: 1, expand: 4}
   - {out: 40, stride: 2, expand: 4}
 head: 160
+num_classes: 10
 """
 
 SPACE = """family: tinynet

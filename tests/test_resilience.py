@@ -56,7 +56,8 @@ def wait_mid_training(proc, out, timeout=240):
     pytest.fail("the search never reached its second training")
 
 
-def test_sigkill_mid_trial_then_rerun(tmp_path, capsys):
+def test_sigkill_mid_trial_then_rerun(tmp_path, capsys, monkeypatch):
+    monkeypatch.undo()  # the rerun trains on the same built-in task as the killed process
     out = tmp_path / "run"
     proc = start(out)
     wait_mid_training(proc, out)
@@ -72,7 +73,8 @@ def test_sigkill_mid_trial_then_rerun(tmp_path, capsys):
     assert sorted(by_number) == list(range(len(by_number)))
 
 
-def test_sigint_stops_cleanly_with_a_report_and_resumes(tmp_path, capsys):
+def test_sigint_stops_cleanly_with_a_report_and_resumes(tmp_path, capsys, monkeypatch):
+    monkeypatch.undo()  # the rerun trains on the same built-in task as the stopped process
     out = tmp_path / "run"
     proc = start(out)
     wait_mid_training(proc, out)

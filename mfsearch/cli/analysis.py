@@ -77,8 +77,8 @@ def cmd_variants(args: argparse.Namespace) -> int:
                           "variants": rows}, indent=2))
         return 0
     dash = lambda v, fmt: "-" if v is None else fmt.format(v)  # noqa: E731
-    rows = [[r["variant"], str(r["blocks"]), f"{r['params'] / 1e6:.3f}M",
-             f"{r['madds'] / 1e6:.2f}M", dash(r["published_params_M"], "{:g}M"),
+    rows = [[r["variant"], str(r["blocks"]), f"{r['params']:,}",
+             f"{r['madds'] / 1e6:,.3f}M", dash(r["published_params_M"], "{:g}M"),
              dash(r["published_madds_M"], "{:g}M"), dash(r["madds_vs_published_pct"], "{:+.2f}%"),
              dash(r["top1"], "{:g}")] for r in rows]
     console = make_console()

@@ -79,7 +79,8 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     load_model_spec(args.model)  # a bad base model fails before any work
     out = writable_dir(report_path(args.out, "reports/ablations"))
     console = make_console()
-    train, note = (ablations.proxy_trainer(datasets.load(args.data, seed=args.seed),
+    train, note = (ablations.proxy_trainer(datasets.load(args.data, seed=args.seed,
+                                                         load_size=args.proxy_res),
                                            proxy_config(args),
                                            lambda m: console.print(m, highlight=False))
                    if args.train else (None, ""))

@@ -138,7 +138,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
                               objectives=objectives, sampler=args.sampler, seed=args.seed,
                               latency=table, fidelity_record=args.fidelity_record)
     out = _out_dir(args)
-    data = datasets.load(args.data, seed=args.seed)
+    data = datasets.load(args.data, seed=args.seed, load_size=args.proxy_res)
     study_name = args.study_name or (f"budget-{args.budget}" if args.storage else None)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
@@ -146,6 +146,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
     # Started by the search's first event, so an error before it prints one line and no bars.
     progress = Progress(*columns, console=console, transient=False, auto_refresh=False)
     render = _ProgressRenderer(progress, settings, band, data.name)
+    if table is not None:
+        table.progress = render.block
     try:
         result = run_search(settings, data, out, render, storage=args.storage,
                             study_name=study_name, command=_command_line(args))
@@ -172,8 +174,19 @@ class _ProgressRenderer:
 
     def __init__(self, progress: Progress, settings, band, data: str):
         self.progress, self.settings, self.band, self.data = progress, settings, band, data
-        self.task = self.step_task = None
+        self.task = self.step_task = self.lut_task = None
         self.started = False
+
+    def block(self, done: int, total: int, name: str) -> None:
+        """The lookup table is timing a block it has not seen (n of the spec's new ones)."""
+        if not self.started:
+            self.progress.console.print(f"latency table: timing block {done + 1}/{total} "
+                                        f"({name})", highlight=False)
+            return
+        if self.lut_task is None:
+            self.lut_task = self.progress.add_task("  latency table", total=total, best="")
+        self.progress.update(self.lut_task, completed=done, total=total, best=name)
+        self.progress.refresh()
 
     def stop(self) -> None:
         if self.started:
@@ -191,8 +204,9 @@ class _ProgressRenderer:
                                 "queued again")
             p.console.print(f"budget {self.band.describe()}, band [{self.band.fmt(self.band.low)}"
                             f", {self.band.fmt(self.band.budget)}]; space reaches "
-                            f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; data {self.data}; "
-                            f"output {event.info['out']}", highlight=False)
+                            f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; output "
+                            f"{event.info['out']}", highlight=False)
+            p.console.print(f"data: {event.info['data']}", highlight=False)
             if event.done:
                 p.console.print(f"resuming: {event.done} trained candidate(s) already in the "
                                 "study")
@@ -200,9 +214,11 @@ class _ProgressRenderer:
                                    best=_best_text(event.info["best"]))
             self.step_task = p.add_task("  proxy", total=self.settings.proxy.steps, best="")
         elif event.kind == "trial":
-            p.reset(self.step_task, total=self.settings.proxy.steps)
+            p.reset(self.step_task, total=self.settings.proxy.steps, description="  proxy")
         elif event.kind == "step":
             p.update(self.step_task, completed=event.step, best=f"loss {event.loss:.3f}")
+        elif event.kind == "phase":
+            p.update(self.step_task, description=f"  {event.message}")
         elif event.kind == "outcome":
             if event.outcome == "failed":
                 p.console.print(f"trial {event.trial} failed: {event.info['reason']}")
@@ -253,7 +269,9 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
     space = load_space(args.space)
     check_reachable(space, band)
-    data = datasets.load(args.data, seed=args.seed)
+    data = datasets.load(args.data, seed=args.seed, load_size=args.proxy_res)
+    data.check_batch(args.proxy_batch)
+    print(f"data: {data.describe(args.proxy_res)}")
     start = time.time()
     report = report_path(args.report, "reports/proxy_fidelity.md", "--report")
     trainings = Path(args.trainings) if args.trainings else report.with_suffix(".trainings.jsonl")

@@ -46,6 +46,25 @@ class Dataset:
             digest.update(tensor.contiguous().numpy())
         return {"name": self.name, "digest": digest.hexdigest()}
 
+    def sizes(self) -> tuple[int, int]:
+        """(training images, held-out images)."""
+        if self._train is None:
+            return self.synthetic_sizes
+        return self._train[1].numel(), self._val[1].numel()
+
+    def check_batch(self, batch: int) -> None:
+        """A proxy batch must fit in the training images (a step draws it without repeats)."""
+        train = self.sizes()[0]
+        if batch > train:
+            raise UserError(f"--proxy-batch {batch} is more than the {train:,} training images "
+                            f"of {self.name}; use at most {train}")
+
+    def describe(self, resolution: int) -> str:
+        """What a run trains on, in the words every run prints and reports."""
+        train, held = self.sizes()
+        return (f"{self.name}: {self.num_classes} classes, {train:,} train / {held:,} held-out "
+                f"images, at {resolution} px")
+
     def val(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self._split("val", resolution)
 
@@ -79,9 +98,14 @@ def builtin(train_size: int = 8192, val_size: int = 4096, seed: int = 0) -> Data
                    synthetic_sizes=(train_size, val_size), seed=seed)
 
 
+
+
+
 def load(path: str | Path | None, val_fraction: float = 0.2, seed: int = 0,
          max_images: int | None = None, load_size: int = 128) -> Dataset:
-    """`None` -> the built-in task; a folder -> CIFAR pickles or ImageFolder, by what it holds."""
+    """`None` -> the built-in task; a folder -> CIFAR pickles or ImageFolder, by what it holds.
+    Images from disk are decoded once at `load_size` (pass the proxy's resolution) and kept as
+    uint8, so memory grows with the images' count, not their files' size."""
     if path is None:
         return builtin(seed=seed)
     root = Path(path)
@@ -91,7 +115,14 @@ def load(path: str | Path | None, val_fraction: float = 0.2, seed: int = 0,
         raise UserError(f"--data {root}: not a folder")
     if (root / "data_batch_1").exists() or (root / "train").is_file():
         return _load_cifar(root, val_fraction, seed, max_images)
+    held_out = next((root / n for n in HELD_OUT_FOLDERS if (root / n).is_dir()), None)
+    if (root / "train").is_dir() and held_out is not None:
+        return _load_split_folders(root, held_out, seed, max_images, load_size)
     return _load_image_folder(root, val_fraction, seed, max_images, load_size)
+
+
+# An ImageFolder root holding train/ and one of these uses them as its split.
+HELD_OUT_FOLDERS = ("val", "valid", "validation", "test")
 
 
 def _split(images: torch.Tensor, labels: torch.Tensor, val_fraction: float, seed: int):
@@ -110,15 +141,20 @@ def _split(images: torch.Tensor, labels: torch.Tensor, val_fraction: float, seed
     return (images[tr], labels[tr]), (images[va], labels[va])
 
 
-def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: int | None,
-                       load_size: int) -> Dataset:
-    from PIL import Image, UnidentifiedImageError
-
+def _class_folders(root: Path, where: str) -> list[str]:
     classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if len(classes) < 2:
-        raise UserError(f"--data {root}: expected an ImageFolder layout (one sub-folder per "
+        raise UserError(f"--data {where}: expected an ImageFolder layout (one sub-folder per "
                         f"class, at least 2) or CIFAR python pickles; found {len(classes)} "
                         "class folders")
+    return classes
+
+
+def _decode(root: Path, classes: list[str], seed: int, max_images: int | None,
+            load_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every image of the class folders at load_size x load_size, uint8, and the labels."""
+    from PIL import Image, UnidentifiedImageError
+
     files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
              if f.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
@@ -126,25 +162,60 @@ def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: i
     if max_images:
         g = torch.Generator().manual_seed(seed)
         files = [files[i] for i in torch.randperm(len(files), generator=g)[:max_images].tolist()]
-    images, labels = [], []
-    for f, label in files:
+    images = torch.empty(len(files), 3, load_size, load_size, dtype=torch.uint8)
+    for n, (f, _) in enumerate(files):
         try:
             with Image.open(f) as img:
                 img = img.convert("RGB").resize((load_size, load_size), Image.BILINEAR)
-                images.append(torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1))
+                images[n] = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise UserError(f"--data: cannot decode {f} ({exc.__class__.__name__})") from None
-        labels.append(label)
-    x, y = torch.stack(images), torch.tensor(labels)
-    train, val = _split(x, y, val_fraction, seed)
+    return images, torch.tensor([label for _, label in files])
+
+
+def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: int | None,
+                       load_size: int) -> Dataset:
+    classes = _class_folders(root, str(root))
+    train, val = _split(*_decode(root, classes, seed, max_images, load_size), val_fraction, seed)
     return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
                    _val=val, seed=seed)
+
+
+def _load_split_folders(root: Path, held_out: Path, seed: int, max_images: int | None,
+                        load_size: int) -> Dataset:
+    """root/train/<class>/... and root/val/<class>/... (or valid, validation, test)."""
+    classes = _class_folders(root / "train", str(root / "train"))
+    other = _class_folders(held_out, str(held_out))
+    if other != classes:
+        only = sorted(set(classes) ^ set(other))
+        raise UserError(f"--data {root}: train/ and {held_out.name}/ hold different classes "
+                        f"({len(classes)} and {len(other)}; first difference: {only[0]!r})"
+                        if only else f"--data {root}: train/ and {held_out.name}/ list the "
+                        "same classes in another order")
+    val_cap = max(1, max_images // 5) if max_images else None
+    train = _decode(root / "train", classes, seed, max_images, load_size)
+    val = _decode(held_out, classes, seed, val_cap, load_size)
+    return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
+                   _val=val, seed=seed)
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """CIFAR batches hold dicts, lists, bytes and numpy arrays; nothing else is built."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray",
+                                                            "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR batch")
+        return super().find_class(module, name)
 
 
 def _unpickle(path: Path) -> dict:
     try:
         with path.open("rb") as fh:
-            return pickle.load(fh, encoding="bytes")
+            return _CifarUnpickler(fh, encoding="bytes").load()
     except (OSError, pickle.UnpicklingError, EOFError, ValueError) as exc:
         raise UserError(f"--data: cannot read CIFAR batch {path} ({exc.__class__.__name__})") from None
 

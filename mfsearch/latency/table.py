@@ -16,6 +16,7 @@ import statistics
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -63,6 +64,8 @@ class LatencyTable:
     # of a whole model's latency by a roughly constant factor per family; `calibrate` measures
     # it on whole models (never the ones whose error is reported).
     calibration: dict[str, dict] = field(default_factory=dict)  # family -> {"scale", "specs"}
+    # progress(done, total, part name) while blocks new to the table are timed
+    progress: Callable[[int, int, str], None] | None = field(default=None, repr=False)
 
     def scale(self, family: str) -> float:
         return self.calibration.get(family, {}).get("scale", 1.0)
@@ -158,10 +161,13 @@ class LatencyTable:
         finally:
             for h in handles:
                 h.remove()
-        for name, module in model.parts():
-            key = wanted.get(name)
-            if key is None or key in self.entries:  # a shape met twice is timed once
+        todo = [(name, module) for name, module in model.parts() if name in wanted]
+        for n, (name, module) in enumerate(todo):
+            key = wanted[name]
+            if key in self.entries:  # a shape met twice is timed once
                 continue
+            if self.progress is not None:
+                self.progress(n, len(todo), f"{spec.name} {name}")
             args = captured[name]
             t = time_call(lambda m=module, a=args: m(*a), s.threads, self.part_time, 3,
                           s.device == "cuda")

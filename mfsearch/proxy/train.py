@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -50,13 +51,16 @@ def lr_at(step: int, cfg: ProxyConfig) -> float:
     return cfg.lr * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def train_proxy(spec, data: Dataset, cfg: ProxyConfig,
-                progress=None) -> ProxyResult:
+def train_proxy(spec, data: Dataset, cfg: ProxyConfig, progress=None, phase=None,
+                checkpoint: Path | None = None) -> ProxyResult:
     """Train `spec` (classifier resized to the dataset) and return its score and held-out top-1.
 
     Deterministic on CPU for a given seed: same batches, same initialisation.
     `progress(step, loss)` is called after every step when given (it also keeps a shared
-    study's heartbeat).
+    study's heartbeat), `phase(name)` when BatchNorm calibration and evaluation start. With a
+    `checkpoint` path the trained weights are saved there before scoring, and a later call
+    with the same path scores them without training again (an interrupted scoring loses no
+    training).
     """
     cfg.check()
     # Denormal floats make some candidates train several times slower per step on CPU;
@@ -64,12 +68,13 @@ def train_proxy(spec, data: Dataset, cfg: ProxyConfig,
     # only while training.
     torch.set_flush_denormal(True)
     try:
-        return _train(spec, data, cfg, progress)
+        return _train(spec, data, cfg, progress, phase, checkpoint)
     finally:
         torch.set_flush_denormal(False)
 
 
-def _train(spec, data: Dataset, cfg: ProxyConfig, progress) -> ProxyResult:
+def _train(spec, data: Dataset, cfg: ProxyConfig, progress, phase,
+           checkpoint: Path | None) -> ProxyResult:
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     spec = spec.replace(num_classes=data.num_classes)
@@ -81,6 +86,29 @@ def _train(spec, data: Dataset, cfg: ProxyConfig, progress) -> ProxyResult:
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
     x_train, y_train = data.train(cfg.resolution)
     x_val, y_val = data.val(cfg.resolution)
+    saved = _load_trained(checkpoint, model) if checkpoint is not None else None
+    if saved is None:
+        loss_sum, loss_value, seconds = _steps(model, opt, x_train, y_train, cfg, device,
+                                               progress)
+        if checkpoint is not None:
+            _save_trained(checkpoint, model, loss_sum, loss_value, seconds)
+    else:
+        loss_sum, loss_value, seconds = saved
+    start = time.perf_counter()
+    if phase is not None:
+        phase("calibrating BatchNorm")
+    calibrate_batchnorm(model, x_train[:cfg.bn_calibration], cfg.batch_size, device)
+    if phase is not None:
+        phase("evaluating")
+    accuracy = evaluate(model, x_val, y_val, device)
+    train_loss = loss_sum / cfg.steps
+    return ProxyResult(accuracy=accuracy, train_loss=train_loss, final_loss=loss_value,
+                       steps=cfg.steps, seconds=seconds + time.perf_counter() - start,
+                       device=str(device))
+
+
+def _steps(model, opt, x_train, y_train, cfg: ProxyConfig, device, progress):
+    """The training loop: (sum of the step losses, the last loss, seconds)."""
     g = torch.Generator().manual_seed(cfg.seed)
     n = x_train.shape[0]
     order = torch.randperm(n, generator=g)
@@ -106,11 +134,26 @@ def _train(spec, data: Dataset, cfg: ProxyConfig, progress) -> ProxyResult:
         opt.step()
         if progress is not None:
             progress(step + 1, loss_value)
-    calibrate_batchnorm(model, x_train[:cfg.bn_calibration], cfg.batch_size, device)
-    accuracy = evaluate(model, x_val, y_val, device)
-    train_loss = loss_sum / cfg.steps
-    return ProxyResult(accuracy=accuracy, train_loss=train_loss, final_loss=loss_value,
-                       steps=cfg.steps, seconds=time.perf_counter() - start, device=str(device))
+    return loss_sum, loss_value, time.perf_counter() - start
+
+
+def _save_trained(path: Path, model, loss_sum: float, loss_value: float,
+                  seconds: float) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"state": model.state_dict(), "loss_sum": loss_sum, "loss_value": loss_value,
+                "seconds": seconds}, tmp)
+    tmp.replace(path)
+
+
+def _load_trained(path: Path, model):
+    """(loss sum, last loss, seconds) of weights saved by an earlier call, loaded into
+    `model`; None when there are none."""
+    if not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["state"])
+    return saved["loss_sum"], saved["loss_value"], saved["seconds"]
 
 
 @torch.no_grad()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 from pathlib import Path
 
@@ -133,7 +134,7 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
 
 
 def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data_name: str,
-                  command: str) -> dict[str, Path]:
+                  command: str, data_text: str = "") -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"trials": out / "trials.csv", "best": out / "best.yaml", "report": out / "report.md",
              "plot": out / "pareto.png"}
@@ -143,8 +144,9 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
     board = leaderboard(study)
     if done:
         best = best_trained(done)
-        _atomic_write(paths["best"], best.user_attrs["spec"].replace(
-            f"name: trial-{best.number}", f"name: search-best-trial-{best.number}", 1))
+        _atomic_write(paths["best"], provenance(best, settings, command) + best.user_attrs[
+            "spec"].replace(f"name: trial-{best.number}", f"name: search-best-trial-{best.number}",
+                            1))
     plot_front(study, settings, paths["plot"])
     band, proxy = settings.band, settings.proxy
     record = load_record(settings.fidelity_record) if settings.fidelity_record else None
@@ -159,6 +161,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"- proxy: {proxy.steps} AdamW steps, batch {proxy.batch_size}, {proxy.resolution}x"
         f"{proxy.resolution}, lr {proxy.lr:g} cosine, data {data_name}; score: "
         f"{proxy.describe_score()} (higher is better)",
+        *([f"- data: {data_text}"] if data_text else []),
         f"- trials: {json.dumps(states)}", "",
         "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label(),
                                                     settings.space.family, record), "",
@@ -175,6 +178,22 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         "`pareto.png`.", ""]
     _atomic_write(paths["report"], "\n".join(lines))
     return paths
+
+
+def provenance(trial: optuna.trial.FrozenTrial, settings: SearchSettings, command: str) -> str:
+    """The comment block best.yaml opens with: where the spec came from."""
+    from .. import __version__
+
+    band = settings.band
+    lines = [f"made by: {command}" if command else "made by: mfsearch",
+             f"date: {datetime.date.today().isoformat()}; mfsearch {__version__}",
+             f"trial {trial.number}: proxy score {proxy_score(trial):.4f} "
+             f"({settings.proxy.describe_score()}), {band.fmt(trial.user_attrs['madds'])} "
+             f"MAdds" if band.metric == "madds" else
+             f"trial {trial.number}: proxy score {proxy_score(trial):.4f}, "
+             f"{trial.user_attrs.get('latency_ms', float('nan')):.2f} ms predicted",
+             f"band: [{band.fmt(band.low)}, {band.fmt(band.budget)}] {band.describe()}"]
+    return "".join(f"# {line}\n" for line in lines)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -5,6 +5,7 @@ outputs. Callers (the CLI, a notebook) follow it through events."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -35,6 +36,7 @@ class SearchEvent:
       requeued (interrupted trials queued again), out and best (the best trial so far);
     - "trial": a trial is about to run (`done` trained so far);
     - "step": a proxy step finished (`step`, `loss`);
+    - "phase": scoring after the training started a phase (`message`: "evaluating", ...);
     - "outcome": a trial ended (`outcome`, `trial`, `done`; `info` has best, and reason for
       a failed one);
     - "stop": the search ended early (`message`)."""
@@ -81,6 +83,7 @@ class SearchResult:
 
 
 LOCK_FILE = ".mfsearch.lock"
+CHECKPOINTS = "checkpoints"  # weights of trials trained but not yet scored
 
 
 @contextlib.contextmanager
@@ -127,6 +130,7 @@ def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
     without it the study is `out/study.db` and a rerun resumes it. The search stops early
     after `max_duplicates` proposals in a row repeat trained architectures."""
     out = Path(out)
+    data.check_batch(settings.proxy.batch_size)
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
         return _search(settings, data, out, on_event or (lambda event: None), storage,
@@ -138,15 +142,17 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
             study_name: str | None, data_name: str | None, command: str,
             max_duplicates: int) -> SearchResult:
     lo, hi = check_reachable(settings.space, settings.band)
+    settings = dataclasses.replace(settings, checkpoint_dir=out / CHECKPOINTS)
     shared = storage is not None
     where = (f"study {study_name or 'mfsearch'!r} in {storage}" if shared else f"--out {out}")
     study = open_study(storage or default_storage(out), study_name or "mfsearch", settings,
                        shared=shared, identity=study_identity(settings, data), where=where)
     requeued = 0 if shared else requeue_interrupted(study)
     name = data_name or data.name
+    described = data.describe(settings.proxy.resolution)
     done = trained(study)
     emit(SearchEvent("start", done=len(done), info={
-        "reachable": (lo, hi), "requeued": requeued, "out": out,
+        "reachable": (lo, hi), "requeued": requeued, "out": out, "data": described,
         "best": best_trained(done) if done else None}))
     stopped = ""
     rejects = duplicates = 0
@@ -156,7 +162,8 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
             if shared:
                 fail_dead_workers(study)
             outcome = run_trial(study, settings, data,
-                                lambda n, loss: emit(SearchEvent("step", step=n, loss=loss)))
+                                lambda n, loss: emit(SearchEvent("step", step=n, loss=loss)),
+                                lambda name: emit(SearchEvent("phase", message=name)))
             last = study.trials[-1]
             done = trained(study)
             emit(SearchEvent("outcome", done=len(done), outcome=outcome, trial=last.number,
@@ -173,7 +180,7 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
                 raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
                                 "--tolerance or the space")
     except KeyboardInterrupt:
-        paths = write_outputs(study, settings, out, name, command)
+        paths = write_outputs(study, settings, out, name, command, described)
         raise SearchInterrupted(SearchResult(study, out, paths, "interrupted")) from None
-    paths = write_outputs(study, settings, out, name, command)
+    paths = write_outputs(study, settings, out, name, command, described)
     return SearchResult(study, out, paths, stopped)

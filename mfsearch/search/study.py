@@ -91,6 +91,7 @@ class SearchSettings:
     seed: int = 0
     latency: LatencyTable | None = None  # predicts latency for a latency band or objective
     fidelity_record: str | Path | None = None  # the measurement reports quote (None: shipped)
+    checkpoint_dir: Path | None = None  # trained weights wait here until their trial is told
 
     def latency_ms(self, spec) -> float | None:
         table = self.band.latency or self.latency
@@ -281,15 +282,18 @@ def architecture_key(spec) -> str:
 
 
 def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
-              on_step: Callable[[int, float], None] | None = None) -> str:
+              on_step: Callable[[int, float], None] | None = None,
+              on_phase: Callable[[str], None] | None = None) -> str:
     """Ask one candidate and finish it: 'trained', 'infeasible', 'duplicate' (an architecture
-    already trained, told its score again) or 'failed'."""
+    already trained, told its score again) or 'failed'. `on_step(step, loss)` follows the
+    training, `on_phase(name)` the scoring after it."""
     with own_heartbeats():
-        return _run_trial(study, settings, data, on_step)
+        return _run_trial(study, settings, data, on_step, on_phase)
 
 
 def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
-               on_step: Callable[[int, float], None] | None) -> str:
+               on_step: Callable[[int, float], None] | None,
+               on_phase: Callable[[str], None] | None) -> str:
     trial = study.ask()
     heartbeat = Heartbeat(study, trial)
 
@@ -337,7 +341,11 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
             study.tell(trial, twin.values)
             return "duplicate"
         trial.set_user_attr("feasible", True)
-        result = train_proxy(spec, data, settings.proxy, progress=step)
+        # A retry of an interrupted trial finds its finished training here and only scores it.
+        checkpoint = (settings.checkpoint_dir / f"{key}-seed{settings.proxy.seed}.pt"
+                      if settings.checkpoint_dir is not None else None)
+        result = train_proxy(spec, data, settings.proxy, progress=step, phase=on_phase,
+                             checkpoint=checkpoint)
     except TrainingDiverged as exc:
         trial.set_user_attr("fail_reason", str(exc))
         study.tell(trial, state=TrialState.FAIL)
@@ -355,6 +363,8 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
     trial.set_user_attr("final_loss", result.final_loss)
     values = {"acc": score, "madds": madds, "params": cost.params, "latency": latency}
     study.tell(trial, [values[o] for o in settings.objectives])
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     return "trained"
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from ..errors import UserError
 from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
-from .fields import SpecError
+from .fields import SpecError, field_names
 
 
 def _variants() -> dict:
@@ -46,7 +46,11 @@ def _parse_yaml(text: str, origin: str) -> Any:
 
 
 def spec_from_dict(data: Any):
-    """A spec of the family its `family` key names (Mobile-Former when absent)."""
+    """A spec of the family its `family` key names (the default family when absent). It
+    states every architecture field, or names a shipped variant (or spec file) as its `base`
+    and gives only what differs: a field left out without a base is an error, not a default."""
+    if isinstance(data, dict) and "base" in data:
+        data = _on_base(data)
     family = data.get("family", DEFAULT_FAMILY) if isinstance(data, dict) else DEFAULT_FAMILY
     try:
         family = get_family(family)
@@ -54,7 +58,29 @@ def spec_from_dict(data: Any):
         raise SpecError(str(exc)) from None
     if isinstance(data, dict):
         data = {**data, "family": family.name}
-    return family.spec_type.from_dict(data)
+    spec = family.spec_type.from_dict(data)  # its own errors first: they say more
+    missing = sorted(field_names(family.spec_type) - set(data) - {"description"})
+    if missing:
+        raise SpecError(f"missing {', '.join(missing)}: a spec states every field, or names a "
+                        "base (base: mobile-former-151m) and gives only what differs")
+    return spec
+
+
+def _on_base(data: dict) -> dict:
+    """The base's fields, then the spec's own (a list, such as blocks, replaces the base's)."""
+    base = data["base"]
+    if not isinstance(base, str) or not base.strip():
+        raise SpecError(f"base: expected a variant name or spec file, got {base!r}")
+    try:
+        merged = load_model_spec(base).to_dict()
+    except UserError as exc:
+        raise SpecError(f"base: {exc}") from None
+    if "family" in data and data["family"] != merged.get("family", DEFAULT_FAMILY):
+        raise SpecError(f"family: {data['family']!r} differs from base {base}'s "
+                        f"{merged.get('family', DEFAULT_FAMILY)!r}")
+    merged.pop("description", None)
+    merged.update({k: v for k, v in data.items() if k != "base"})
+    return merged
 
 
 def spec_from_yaml(text: str, origin: str = "spec"):
@@ -96,18 +122,24 @@ def save_spec(spec, path: str | Path) -> Path:
     return path
 
 
+def _spellings(model: str) -> list[str]:
+    """The full variant names `model` may stand for: itself, with a family's prefix, or
+    with a plot label's short prefix (`MF-294M`) spelled out."""
+    key = model.strip().lower().replace("_", "-")
+    families = list(all_families().values())
+    candidates = [key, *(f.variant_prefix + key for f in families)]
+    for f in families:
+        short = f.short_prefix.lower()
+        if short and key.startswith(short):
+            candidates.append(f.variant_prefix + key[len(short):])
+    return candidates
+
+
 def variant_name(model: str) -> str | None:
     """The shipped variant a name means: `mobile-former-294m`, `294m`, timm-style
     `mobile_former_294m`, the plots' `MF-294M`, `iformer_t`; None if it names none."""
     names = _variants()
-    key = model.strip().lower().replace("_", "-")
-    families = list(all_families().values())
-    candidates = [key, *(f.variant_prefix + key for f in families)]
-    for f in families:  # a plot label: the family's short prefix for its name
-        short = f.short_prefix.lower()
-        if short and key.startswith(short):
-            candidates.append(f.variant_prefix + key[len(short):])
-    return next((c for c in candidates if c in names), None)
+    return next((c for c in _spellings(model) if c in names), None)
 
 
 def load_model_spec(model: str):
@@ -117,7 +149,8 @@ def load_model_spec(model: str):
         return _shipped(name)
     if model.endswith((".yaml", ".yml")) or Path(model).exists():
         return load_spec(model)
-    close = difflib.get_close_matches(model.lower().replace("_", "-"), list(_variants()), n=1)
+    close = [m for c in _spellings(model)
+             for m in difflib.get_close_matches(c, list(_variants()), n=1, cutoff=0.8)]
     hint = f"did you mean {close[0]}? " if close else ""
     raise UserError(f"unknown model {model!r}: {hint}expected a spec file or one of "
                     f"{', '.join(variant_names(None))}")
