@@ -39,6 +39,9 @@ seed_int = _number(int, lambda v: 0 <= v <= MAX_SEED, f"an integer seed in [0, {
 def add_proxy_args(p: argparse.ArgumentParser) -> None:
     """Data and short-training options of every command that trains proxies."""
     p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
+    p.add_argument("--val-fraction", type=fraction, default=0.2, help="share of a flat "
+                   "ImageFolder (or of CIFAR without its test batch) held out for scoring, "
+                   "stratified and seeded")
     p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps,
                    help="AdamW steps of each candidate's short training")
     p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution,
@@ -100,3 +103,11 @@ def report_path(value: str | None, default: str, option: str = "--out") -> Path:
         raise UserError(f"{option} is needed here: its default, {default}, is the reports folder "
                         "of a checkout of mfsearch, and this folder is not one")
     return Path(default)
+
+
+def load_data(args: argparse.Namespace):
+    """The data a training command's options name, decoded at the proxy's resolution."""
+    from .. import data as datasets
+
+    return datasets.load(args.data, val_fraction=args.val_fraction, seed=args.seed,
+                         load_size=args.proxy_res)

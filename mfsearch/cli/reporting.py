@@ -9,7 +9,7 @@ import argparse
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..spec import load_model_spec
 from .analysis import resolution_arg
-from .common import add_proxy_args, proxy_config, report_path, writable_dir
+from .common import add_proxy_args, load_data, proxy_config, report_path, writable_dir
 from .render import fitted_table, make_console, print_fitted
 
 
@@ -71,7 +71,6 @@ def _print_table(console, result) -> None:
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from .. import data as datasets
     from ..reports import ablations
 
     args.model = args.model or ablations.DEFAULT_BASE
@@ -79,8 +78,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     load_model_spec(args.model)  # a bad base model fails before any work
     out = writable_dir(report_path(args.out, "reports/ablations"))
     console = make_console()
-    train, note = (ablations.proxy_trainer(datasets.load(args.data, seed=args.seed,
-                                                         load_size=args.proxy_res),
+    train, note = (ablations.proxy_trainer(load_data(args),
                                            proxy_config(args),
                                            lambda m: console.print(m, highlight=False))
                    if args.train else (None, ""))

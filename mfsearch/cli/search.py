@@ -20,8 +20,8 @@ from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..search.budget import parse_budget, parse_latency
 from ..space import load_space
 from .analysis import resolution_arg
-from .common import (add_proxy_args, at_least_3, fraction, positive_int, proxy_config,
-                     quiet_optuna, report_path, writable_dir)
+from .common import (add_proxy_args, at_least_3, fraction, load_data, positive_int,
+                     proxy_config, quiet_optuna, report_path, writable_dir)
 from .render import fitted_table, make_console, print_fitted
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
@@ -120,7 +120,6 @@ def make_band(args: argparse.Namespace):
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    from .. import data as datasets
     from ..search.run import SearchInterrupted, run_search
     from ..search.study import SearchSettings, parse_objectives
 
@@ -138,7 +137,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
                               objectives=objectives, sampler=args.sampler, seed=args.seed,
                               latency=table, fidelity_record=args.fidelity_record)
     out = _out_dir(args)
-    data = datasets.load(args.data, seed=args.seed, load_size=args.proxy_res)
+    data = load_data(args)
     study_name = args.study_name or (f"budget-{args.budget}" if args.storage else None)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
@@ -260,7 +259,6 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
-    from .. import data as datasets
     from ..proxy.fidelity_record import record_path, save_record
     from ..search import fidelity
     from ..search.study import Band, check_reachable
@@ -269,7 +267,7 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
     space = load_space(args.space)
     check_reachable(space, band)
-    data = datasets.load(args.data, seed=args.seed, load_size=args.proxy_res)
+    data = load_data(args)
     data.check_batch(args.proxy_batch)
     print(f"data: {data.describe(args.proxy_res)}")
     start = time.time()

@@ -30,6 +30,7 @@ class Dataset:
     _val: tuple[torch.Tensor, torch.Tensor] | None = None
     synthetic_sizes: tuple[int, int] = (0, 0)
     seed: int = 0
+    classes: tuple[str, ...] = ()  # class names, for data from disk
     _cache: dict = field(default_factory=dict)
 
     def train(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,7 +179,7 @@ def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: i
     classes = _class_folders(root, str(root))
     train, val = _split(*_decode(root, classes, seed, max_images, load_size), val_fraction, seed)
     return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
-                   _val=val, seed=seed)
+                   _val=val, seed=seed, classes=tuple(classes))
 
 
 def _load_split_folders(root: Path, held_out: Path, seed: int, max_images: int | None,
@@ -196,7 +197,7 @@ def _load_split_folders(root: Path, held_out: Path, seed: int, max_images: int |
     train = _decode(root / "train", classes, seed, max_images, load_size)
     val = _decode(held_out, classes, seed, val_cap, load_size)
     return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
-                   _val=val, seed=seed)
+                   _val=val, seed=seed, classes=tuple(classes))
 
 
 class _CifarUnpickler(pickle.Unpickler):

@@ -158,7 +158,8 @@ def study_identity(settings: SearchSettings, data: Dataset) -> dict:
                 "band.resolution": band.resolution, "family": space.family,
                 "space": hashlib.sha256(space_text.encode()).hexdigest()[:16]}
     identity.update({f"data.{k}": v for k, v in data.identity().items()})
-    identity["data.classes"] = data.num_classes
+    identity["data.classes"] = list(data.classes) or data.num_classes
+    identity["data.split"] = list(data.sizes())
     identity.update({f"proxy.{k}": v for k, v in dataclasses.asdict(proxy).items()
                      if k not in ("device", "seed")})
     identity.update({"objectives": ",".join(settings.objectives), "sampler": settings.sampler,

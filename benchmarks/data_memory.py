@@ -1,0 +1,53 @@
+"""Peak memory of loading a user's image folder: generates N random PNG images in C class
+folders under DIR (if not there yet), loads them as a search does (decoded once at the proxy's
+resolution, uint8), builds the float tensors the proxy trains on, and prints the peak RSS.
+
+    python benchmarks/data_memory.py /tmp/images20k --images 20000 --res 32
+
+reports/data_memory.md records a run and the whole-search figure beside it."""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def generate(root: Path, images: int, classes: int, size: int) -> None:
+    rng = np.random.default_rng(0)
+    for i in range(images):
+        folder = root / f"class{i % classes:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(
+            folder / f"{i:06d}.png")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--images", type=int, default=20000)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--size", type=int, default=96, help="side of the generated images")
+    parser.add_argument("--res", type=int, default=32, help="the proxy's resolution")
+    args = parser.parse_args()
+    if not args.root.exists():
+        start = time.perf_counter()
+        generate(args.root, args.images, args.classes, args.size)
+        print(f"generated {args.images} images of {args.size} px in "
+              f"{time.perf_counter() - start:.0f} s")
+    from mfsearch import data
+
+    start = time.perf_counter()
+    ds = data.load(args.root, load_size=args.res)
+    ds.train(args.res), ds.val(args.res)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"{ds.describe(args.res)}; loaded in {time.perf_counter() - start:.0f} s; "
+          f"peak RSS {peak:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()
