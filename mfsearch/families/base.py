@@ -1,21 +1,26 @@
-"""The protocol every architecture family implements: the one object the rest of mfsearch asks
-about a family (its spec and space types, cost model, torch model, pillars, variants, how its
-costs and latency entries are keyed). Nothing outside a family's package branches on its name."""
+"""What the rest of mfsearch knows of an architecture family: one `Family` object (its spec and
+space types, cost model, torch model, pillars, variants, how its costs and latency entries are
+keyed). Nothing outside a family's package branches on its name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from importlib import resources
-from typing import Any
+from importlib import import_module, resources
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
 class Family:
-    """Subclass per family and implement the methods; the fields are plain data."""
+    """One per family, all data: its types, its cost function, where its torch model is built
+    (imported on first use, so that costs need no torch), and how reports show it."""
 
     name: str  # the `family:` key of spec and space files
     title: str  # how reports and plots name it
     package: str  # the family's package; shipped variants are its `variants/*.yaml`
+    spec_type: type  # from_dict / to_dict / replace, a `family` attribute
+    space_type: type  # from_dict(data, name) / sample(trial) / extreme(smallest)
+    cost: Callable  # cost(spec, resolution) -> mfsearch.cost.counts.ModelCost
+    model: str  # "module:function"; function(spec, resolution) -> the torch model
     pillars: tuple[str, ...]  # cost pillars in display order (torch modules carry the same tags)
     # Pillar groups the leaderboard and pillar tables show (group name -> pillars).
     pillar_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -32,29 +37,22 @@ class Family:
     abbreviations: dict[str, str] = field(default_factory=dict)
     colour: str = "#7f7f7f"  # its colour in plots that show several families
     short_prefix: str = ""  # plot labels: the variant name with its prefix replaced by this
-
-    # --- what each family implements --------------------------------------------------------
-    @property
-    def spec_type(self) -> type:
-        raise NotImplementedError
-
-    @property
-    def space_type(self) -> type:
-        raise NotImplementedError
+    # Lines a cost table ends with beyond the totals: summary(family, cost, convention).
+    summary_lines: Callable[[Family, Any, str], list[str]] | None = None
 
     def analyze(self, spec, resolution: int):
         """The analytic cost (`mfsearch.cost.counts.ModelCost`) of `spec` at `resolution`."""
-        raise NotImplementedError
+        return self.cost(spec, resolution)
 
     def build_model(self, spec, resolution: int):
         """The torch model of `spec` (BatchNorms unfolded, ready to train)."""
-        raise NotImplementedError
+        module, function = self.model.split(":")
+        return getattr(import_module(module), function)(spec, resolution)
 
     def summary(self, cost, convention: str) -> list[str]:
-        """Lines a cost table ends with beyond the totals (what the family's costs mean)."""
-        return []
+        """What the family's costs mean, in a line or two under a cost table."""
+        return self.summary_lines(self, cost, convention) if self.summary_lines else []
 
-    # --- shared behaviour -------------------------------------------------------------------
     @property
     def variant_prefix(self) -> str:
         return f"{self.name}-"

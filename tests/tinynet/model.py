@@ -60,3 +60,7 @@ class TinyNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))
+
+
+def build_model(spec, resolution: int = 224) -> TinyNet:
+    return TinyNet(spec)
