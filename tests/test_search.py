@@ -87,11 +87,11 @@ def test_nan_loss_fails_the_trial_and_the_study_goes_on(tmp_path, monkeypatch, c
     real = proxy_train.train_proxy
     calls = {"n": 0}
 
-    def flaky(spec, data, cfg, progress=None):
+    def flaky(spec, data, cfg, progress=None, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
             raise proxy_train.TrainingDiverged("loss became nan at step 3")
-        return real(spec, data, cfg, progress)
+        return real(spec, data, cfg, progress, **kwargs)
 
     monkeypatch.setattr(study_mod, "train_proxy", flaky)
     out = tmp_path / "run"

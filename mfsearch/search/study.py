@@ -366,6 +366,8 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
     study.tell(trial, [values[o] for o in settings.objectives])
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder goes once no trial waits in it
+            checkpoint.parent.rmdir()
     return "trained"
 
 
