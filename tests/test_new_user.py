@@ -183,6 +183,12 @@ def test_10_report_commands_outside_a_checkout_need_out(tmp_path, monkeypatch, c
     assert "was not written by mfsearch" in err
     assert (tmp_path / "mine" / "README.md").read_text() == "# my notes\n"
     assert list((tmp_path / "mine").iterdir()) == [tmp_path / "mine" / "README.md"]
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "table7.md").write_text("mine\n")
+    err = one_line_error(capsys, ["ablate", "--table", "7", "--out", str(tmp_path / "tables")])
+    assert "table7.md: exists and was not written by mfsearch" in err
+    assert main(["ablate", "--table", "5", "--out", str(tmp_path / "tables")]) == 0
+    assert main(["ablate", "--table", "5", "--out", str(tmp_path / "tables")]) == 0  # ours
 
 
 def test_10_overrides_are_named(capsys):

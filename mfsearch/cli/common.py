@@ -85,18 +85,11 @@ def quiet_optuna() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def in_checkout() -> bool:
-    """Whether the current folder is a checkout of mfsearch (its reports/ folder is ours)."""
-    project = Path("pyproject.toml")
-    try:
-        return project.is_file() and 'name = "mfsearch"' in project.read_text(encoding="utf-8")
-    except OSError:
-        return False
-
-
 def report_path(value: str | None, default: str, option: str = "--out") -> Path:
     """A report command's output: the value given, or the checkout's `default` under
     reports/; outside a checkout of mfsearch the user must say where."""
+    from ..reports.files import in_checkout
+
     if value is not None:
         return Path(value)
     if not in_checkout():

@@ -134,6 +134,10 @@ def to_markdown(result: TableResult, convention: str, resolution: int,
 
 def write_tables(results, out: Path, convention: str, resolution: int,
                  proxy_note: str = "") -> list[Path]:
+    """tableN.md and tableN.csv per result (never over a file mfsearch did not write)."""
+    from .files import claim, remember
+
+    names = claim(out, [f"table{r.table.id}.{ext}" for r in results for ext in ("md", "csv")])
     paths = []
     for result in results:
         stem = out / f"table{result.table.id}"
@@ -141,6 +145,7 @@ def write_tables(results, out: Path, convention: str, resolution: int,
         stem.with_suffix(".md").write_text(
             to_markdown(result, convention, resolution, proxy_note), encoding="utf-8")
         paths += [stem.with_suffix(".md"), stem.with_suffix(".csv")]
+    remember(out, names)
     return paths
 
 

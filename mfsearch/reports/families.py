@@ -15,6 +15,7 @@ from ..latency.measure import measure
 from ..latency.settings import LatencySettings
 from ..spec import load_model_spec, variant_names
 from .plots import plt, save
+from .files import claim, remember
 from .published import published_by_name
 
 
@@ -85,9 +86,13 @@ def plot(frame: pd.DataFrame, stem: Path) -> list[Path]:
     return save(fig, stem)
 
 
+FILES = ("side_by_side.md", "side_by_side.csv", "madds_vs_latency.png", "madds_vs_latency.svg")
+
+
 def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Path,
           command: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
+    claim(out, FILES)
     frame.to_csv(out / "side_by_side.csv", index=False)
     plot(frame, out / "madds_vs_latency")
     tau = stats.kendalltau(frame["madds_M"], frame["latency_ms"]).statistic
@@ -112,4 +117,5 @@ def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Pa
         "![MAdds vs latency](madds_vs_latency.png)", ""]
     path = out / "side_by_side.md"
     path.write_text("\n".join(lines), encoding="utf-8")
+    remember(out, FILES)
     return path

@@ -15,6 +15,7 @@ from ..errors import UserError  # noqa: E402
 from ..families import DEFAULT_FAMILY, analyze, get_family  # noqa: E402
 from ..search.outputs import draw_candidates, pareto_trials  # noqa: E402
 from ..spec import load_model_spec, variant_names  # noqa: E402
+from .files import claim, remember  # noqa: E402
 from .published import highlight, load_published, pick_families, primary  # noqa: E402
 
 # Reproducible files: no timestamps, fixed SVG ids.
@@ -195,10 +196,21 @@ def read_study(folder: str) -> pd.DataFrame:
     return trials
 
 
+FIGURES = ("published_madds", "published_params", "published_latency", "pillars")
+
+
+def figure_names(study: bool = False) -> list[str]:
+    """The files `draw_all` writes."""
+    return [f"{stem}.{fmt}" for stem in FIGURES + (("study",) if study else ())
+            for fmt in FORMATS]
+
+
 def draw_all(out: Path, families_arg: str | None = None, logx: bool = False,
              max_madds: float | None = 1000.0, study: str | None = None,
              trials: pd.DataFrame | None = None) -> list[Path]:
-    """Every figure; the study panel when `trials` (read from the `study` folder) is given."""
+    """Every figure; the study panel when `trials` (read from the `study` folder) is given.
+    Refuses (before drawing) to overwrite a file mfsearch did not write."""
+    names = claim(out, figure_names(trials is not None))
     everything = load_published(primary_only=False)
     frame = primary(everything)
     families = pick_families(frame, [f.strip() for f in families_arg.split(",")]
@@ -210,4 +222,5 @@ def draw_all(out: Path, families_arg: str | None = None, logx: bool = False,
     paths += plot_pillars(out / "pillars")
     if trials is not None:
         paths += plot_study(trials, out / "study", Path(study).name)
+    remember(out, names)
     return paths
