@@ -66,10 +66,10 @@ def fitted_table(console: Console, title: str, columns: list[tuple[str, int | No
 
 
 def print_fitted(console: Console, table: Table, dropped: list[str], hint: str = "") -> None:
-    console.print(table)
+    console.print(table, soft_wrap=False)
     if dropped:
         console.print(f"(narrow terminal: {', '.join(dropped)} left out{hint})",
-                      highlight=False)
+                      highlight=False, soft_wrap=False)
 
 
 def pillar_table(console: Console, cost: ModelCost, convention: str) -> None:

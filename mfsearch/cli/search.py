@@ -248,9 +248,8 @@ def _print_leaderboard(console: Console, result) -> None:
                 (_DROP_ORDER.index(c) if c in _DROP_ORDER else len(_DROP_ORDER) + i))
                for i, c in enumerate(board.columns)]
     rows = [[str(v) for v in row] for row in board.itertuples(index=False)]
-    table, dropped = fitted_table(console, "leaderboard (the proxy's score ranks candidates; "
-                                  "top-1 is on the search's data, not ImageNet)", columns, rows,
-                                  left=0)
+    table, dropped = fitted_table(console, "leaderboard (ranked by the proxy's score; top-1 is "
+                                  "on the search's data)", columns, rows, left=0)
     print_fitted(console, table, dropped, "; trials.csv has every column")
 
 

@@ -33,7 +33,8 @@ MAX_CONSECUTIVE_DUPLICATES = 50
 class SearchEvent:
     """What happened: `kind` is one of
     - "start": `done` candidates are trained already; `info` has reachable (lo, hi),
-      requeued (interrupted trials queued again), out and best (the best trial so far);
+      requeued (interrupted trials queued again), out, data (what it trains on, in words) and
+      best (the best trial so far);
     - "trial": a trial is about to run (`done` trained so far);
     - "step": a proxy step finished (`step`, `loss`);
     - "phase": scoring after the training started a phase (`message`: "evaluating", ...);
@@ -121,8 +122,7 @@ class SearchInterrupted(KeyboardInterrupt):
 
 def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
                on_event: Callable[[SearchEvent], None] | None = None, *,
-               storage: str | None = None, study_name: str | None = None,
-               data_name: str | None = None, command: str = "",
+               storage: str | None = None, study_name: str | None = None, command: str = "",
                max_duplicates: int | None = None) -> SearchResult:
     """Search until the study holds `settings.trials` trained candidates, then write
     trials.csv, best.yaml, report.md and pareto.png into `out` (they are also written on
@@ -134,13 +134,11 @@ def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
         return _search(settings, data, out, on_event or (lambda event: None), storage,
-                       study_name, data_name, command,
-                       max_duplicates or MAX_CONSECUTIVE_DUPLICATES)
+                       study_name, command, max_duplicates or MAX_CONSECUTIVE_DUPLICATES)
 
 
 def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: str | None,
-            study_name: str | None, data_name: str | None, command: str,
-            max_duplicates: int) -> SearchResult:
+            study_name: str | None, command: str, max_duplicates: int) -> SearchResult:
     lo, hi = check_reachable(settings.space, settings.band)
     settings = dataclasses.replace(settings, checkpoint_dir=out / CHECKPOINTS)
     shared = storage is not None
@@ -148,7 +146,7 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
     study = open_study(storage or default_storage(out), study_name or "mfsearch", settings,
                        shared=shared, identity=study_identity(settings, data), where=where)
     requeued = 0 if shared else requeue_interrupted(study)
-    name = data_name or data.name
+    name = data.name
     described = data.describe(settings.proxy.resolution)
     done = trained(study)
     emit(SearchEvent("start", done=len(done), info={
