@@ -157,5 +157,7 @@ def test_side_by_side_report_files(tmp_path):
     text = path.read_text()
     assert "| mobile-former-26m | mobile-former |" in text and "nan" not in text
     assert "iFormer 43.4 ms" in text and "Mobile-Former 703.1 ms" in text  # per GMAC
-    assert {p.name for p in tmp_path.iterdir()} == {
+    assert {p.name for p in tmp_path.iterdir() if p.name != ".mfsearch-written"} == {
         "side_by_side.md", "side_by_side.csv", "madds_vs_latency.png", "madds_vs_latency.svg"}
+    # ... and it notes that it wrote them, so a rerun may overwrite them and nothing else.
+    assert set((tmp_path / ".mfsearch-written").read_text().split()) == set(families.FILES)

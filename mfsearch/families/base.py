@@ -9,7 +9,7 @@ from importlib import import_module, resources
 from typing import Any, Callable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Family:
     """One per family, all data: its types, its cost function, where its torch model is built
     (imported on first use, so that costs need no torch), and how reports show it."""
