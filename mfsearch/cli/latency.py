@@ -163,7 +163,8 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
                   f"{len(calibration)} calibration specs, {len(specs)} held-out specs",
                   highlight=False)
     log = lambda m: console.print(m, highlight=False)  # noqa: E731
-    table.progress = lambda done, total, name: log(f"  timing block {done + 1}/{total} ({name})")
+    table.progress = lambda done, total, name: log(f"  timing block {done + 1}/{total} "
+                                                   f"({name})")
     if calibration:
         evaluate.calibrate(table, calibration, log)
     frame = evaluate.evaluate(table, specs, log)

@@ -144,7 +144,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
                TextColumn("{task.fields[best]}"))
     # Started by the search's first event, so an error before it prints one line and no bars.
     progress = Progress(*columns, console=console, transient=False, auto_refresh=False)
-    render = _ProgressRenderer(progress, settings, band, data.name)
+    render = _ProgressRenderer(progress, settings, band)
     if table is not None:
         table.progress = render.block
     try:
@@ -171,8 +171,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
 class _ProgressRenderer:
     """Shows a search's events as two progress bars (candidates, proxy steps) and messages."""
 
-    def __init__(self, progress: Progress, settings, band, data: str):
-        self.progress, self.settings, self.band, self.data = progress, settings, band, data
+    def __init__(self, progress: Progress, settings, band):
+        self.progress, self.settings, self.band = progress, settings, band
         self.task = self.step_task = self.lut_task = None
         self.started = False
 
@@ -221,6 +221,7 @@ class _ProgressRenderer:
         elif event.kind == "outcome":
             if event.outcome == "failed":
                 p.console.print(f"trial {event.trial} failed: {event.info['reason']}")
+            p.update(self.step_task, description="  proxy")
             p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
         elif event.kind == "stop":
             p.console.print(f"stopping: {event.message}", highlight=False)

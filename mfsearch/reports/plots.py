@@ -151,7 +151,8 @@ def plot_pillars(out: Path, convention: str = "paper", resolution: int = 224,
         total = c.madds(convention)
         text = f"{total / 1e6:.0f}M"
         if group:
-            text += f"\n{_initials(group)} {100 * fam.group_madds(c, group, convention) / total:.1f}%"
+            share = 100 * fam.group_madds(c, group, convention) / total
+            text += f"\n{_initials(group)} {share:.1f}%"
         ax.annotate(text, (j, bottoms[j]), textcoords="offset points", xytext=(0, 4),
                     ha="center", fontsize=8)
     ax.set_ylim(0, max(bottoms) * 1.15)
