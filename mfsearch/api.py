@@ -10,9 +10,9 @@ from typing import Any
 from .cost.counts import DEFAULT_CONVENTION, ModelCost
 from .errors import UserError
 from .families import analyze
-from .spec import apply_overrides, load_model_spec
+from .spec import load_model_spec
 from .spec.geometry import check_resolution
-from .spec.io import apply_values
+from .spec.io import named_overrides
 
 
 def load_spec(model: Any, overrides: list[str] | None = None, **fields: Any):
@@ -25,10 +25,7 @@ def load_spec(model: Any, overrides: list[str] | None = None, **fields: Any):
         spec = model
     else:
         raise UserError(f"expected a variant name, a spec file or a spec, got {model!r}")
-    items = list(overrides or ()) + [f"{key}={value}" for key, value in fields.items()]
-    changed = apply_values(apply_overrides(spec, list(overrides or ())),
-                           [([key], value) for key, value in fields.items()])
-    return changed.replace(name=f"{spec.name} [{', '.join(items)}]") if items else changed
+    return named_overrides(spec, list(overrides or ()), fields)
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def make_band(args: argparse.Namespace):
 
 def cmd_budget(args: argparse.Namespace) -> int:
     from ..search.run import SearchInterrupted, run_search
-    from ..search.study import SearchSettings, parse_objectives
+    from ..search.study import SearchSettings, check_reachable, parse_objectives
 
     quiet_optuna()
     as_json = args.format == "json"
@@ -136,9 +136,6 @@ def cmd_budget(args: argparse.Namespace) -> int:
     settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy_config(args),
                               objectives=objectives, sampler=args.sampler, seed=args.seed,
                               latency=table, fidelity_record=args.fidelity_record)
-    out = _out_dir(args)
-    data = load_data(args)
-    study_name = args.study_name or (f"budget-{args.budget}" if args.storage else None)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
@@ -147,6 +144,12 @@ def cmd_budget(args: argparse.Namespace) -> int:
     render = _ProgressRenderer(progress, settings, band)
     if table is not None:
         table.progress = render.block
+    # An unreachable budget fails before the data is read (run_search checks again, from the
+    # analytic costs or the table entries this fills, for callers that skip the CLI).
+    check_reachable(space, band)
+    out = _out_dir(args)
+    data = load_data(args)
+    study_name = args.study_name or (f"budget-{args.budget}" if args.storage else None)
     try:
         result = run_search(settings, data, out, render, storage=args.storage,
                             study_name=study_name, command=_command_line(args))
@@ -268,7 +271,6 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     space = load_space(args.space)
     check_reachable(space, band)
     data = load_data(args)
-    data.check_batch(args.proxy_batch)
     print(f"data: {data.describe(args.proxy_res)}")
     start = time.time()
     report = report_path(args.report, "reports/proxy_fidelity.md", "--report")

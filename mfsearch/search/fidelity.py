@@ -217,6 +217,7 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
     runs over seeds; "proxy" is the first seed's proxy alone, which is what a search scores.
     With `trainings` (a TrainingLog file), finished trainings are appended there as they come
     and those already in it are not trained again."""
+    data.check_batch(proxy.batch_size)
     specs = sample_band(space, band, count, seed)
     seeds = [proxy.seed + k for k in range(repeats)]
     runs = list(_runs(specs, proxy, factor, repeats))

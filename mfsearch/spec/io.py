@@ -156,13 +156,17 @@ def load_model_spec(model: str):
                     f"{', '.join(variant_names(None))}")
 
 
-def named_overrides(spec, items: list[str]):
-    """`apply_overrides`, with the overrides in the spec's name so tables and JSON say what
-    was changed ("mobile-former-294m [tokens=1]")."""
-    if not items:
+def named_overrides(spec, items: list[str], fields: dict[str, Any] | None = None):
+    """`--set` items (then top-level `fields`, as the Python API takes them) applied, with the
+    changes in the spec's name so tables and JSON say what was changed
+    ("mobile-former-294m [tokens=1]")."""
+    fields = fields or {}
+    if not items and not fields:
         return spec
-    changed = apply_overrides(spec, items)
-    return changed.replace(name=f"{spec.name} [{', '.join(i.strip() for i in items)}]")
+    changed = apply_values(spec, [parse_override(item) for item in items]
+                           + [([key], value) for key, value in fields.items()])
+    labels = [i.strip() for i in items] + [f"{k}={v}" for k, v in fields.items()]
+    return changed.replace(name=f"{spec.name} [{', '.join(labels)}]")
 
 
 def parse_override(item: str) -> tuple[list[str | int], Any]:
