@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from mfsearch.families.mobile_former.model import DynamicReLU, MobileDownsample, build_model
+from mfsearch.families.mobile_former.layers import DynamicReLU
+from mfsearch.families.mobile_former.model import MobileDownsample, build_model
 from mfsearch.spec import load_model_spec
 
 

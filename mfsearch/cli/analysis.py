@@ -11,26 +11,33 @@ from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
 from ..spec import load_model_spec
 from ..spec.io import named_overrides
-from ..spec.geometry import MAX_RESOLUTION, MIN_RESOLUTION
+from ..errors import UserError
+from ..spec.geometry import parse_resolution, size_label, size_text
 from .render import cost_json, fitted_table, make_console, print_cost, print_fitted
 
 
-def resolution_arg(text: str) -> int:
+def size_arg(text: str):
+    """N (a square input) or HxW (height x width, e.g. 800x1333 as detectors take)."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer resolution, got {text!r}") from None
-    if not MIN_RESOLUTION <= value <= MAX_RESOLUTION:
-        raise argparse.ArgumentTypeError(
-            f"resolution must be between {MIN_RESOLUTION} and {MAX_RESOLUTION}, got {value}")
+        return parse_resolution(text)
+    except UserError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("resolution: ")) from None
+
+
+def resolution_arg(text: str) -> int:
+    """N: a square input (commands whose tables and studies are keyed by one side)."""
+    value = size_arg(text)
+    if not isinstance(value, int):
+        raise argparse.ArgumentTypeError(f"this command takes one number N (an N x N input), "
+                                         f"got {text!r}")
     return value
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="variant name (e.g. mobile-former-294m, 294m, iformer-m) "
                                       "or a spec YAML file")
-    parser.add_argument("--res", type=resolution_arg, default=224, metavar="N",
-                        help="input resolution N x N")
+    parser.add_argument("--res", type=size_arg, default=224, metavar="N|HxW",
+                        help="input size: N for N x N, or height x width (800x1333)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a spec field, e.g. tokens=1, "
                         "token_dim=64, former_ffn=false, blocks.3.out=64 (repeatable)")
@@ -45,8 +52,8 @@ def register(sub) -> None:
     p = sub.add_parser("variants", help="the shipped variants of a family with params and MAdds")
     p.add_argument("--family", choices=list(all_families()), default=DEFAULT_FAMILY,
                    help="whose shipped variants")
-    p.add_argument("--res", type=resolution_arg, default=224, metavar="N",
-                   help="input resolution N x N")
+    p.add_argument("--res", type=size_arg, default=224, metavar="N|HxW",
+                   help="input size: N for N x N, or height x width (800x1333)")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
                    help="how MAdds are counted")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output")
@@ -73,7 +80,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
     family = get_family(args.family)
     rows = variant_rows(family.name, args.res, conv)
     if args.format == "json":
-        print(json.dumps({"family": family.name, "resolution": args.res, "convention": conv,
+        print(json.dumps({"family": family.name, "resolution": size_label(args.res), "convention": conv,
                           "variants": rows}, indent=2))
         return 0
     dash = lambda v, fmt: "-" if v is None else fmt.format(v)  # noqa: E731
@@ -83,7 +90,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
              dash(r["top1"], "{:g}")] for r in rows]
     console = make_console()
     table, dropped = fitted_table(
-        console, f"{family.title} variants @ {args.res}x{args.res} ({conv} MAdds)",
+        console, f"{family.title} variants @ {size_text(args.res)} ({conv} MAdds)",
         [("variant", None), ("blocks", 1), ("params", None), ("MAdds", None),
          ("paper\nparams", 3), ("paper\nMAdds", 4), ("vs\npaper", 5), ("paper\ntop-1", 2)],
         rows)

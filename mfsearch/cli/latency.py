@@ -13,6 +13,7 @@ from ..errors import UserError
 from ..families import analyze, build_model
 from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..space import load_space
+from ..spec.geometry import size_text
 from .analysis import add_model_args, model_spec, resolution_arg
 from .common import positive_float, positive_int, report_path, seed_int, writable_dir
 from .render import fitted_table, make_console, print_fitted, share
@@ -85,7 +86,7 @@ def register(sub) -> None:
 
 def settings_line(report) -> str:
     s, m = report.settings, report.machine
-    return (f"batch {s['batch']}, {s['resolution']}x{s['resolution']}, {s['threads']} thread(s), "
+    return (f"batch {s['batch']}, {size_text(s['resolution'])}, {s['threads']} thread(s), "
             f"{s['device']}, {report.memory_format}, BN folded, inference mode, "
             f"{report.latency.runs} runs of >= {s['min_time']:g}s after {s['warmup']} warm-up; "
             f"{m['cpu']}" + (f" / {m['gpu']}" if m["gpu"] and s["device"] == "cuda" else "")

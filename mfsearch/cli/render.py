@@ -12,6 +12,7 @@ from rich.table import Table
 
 from ..cost.counts import CONVENTIONS, ModelCost
 from ..families import get_family
+from ..spec.geometry import size_text
 
 
 def millions(n: int) -> str:
@@ -79,7 +80,7 @@ def pillar_table(console: Console, cost: ModelCost, convention: str) -> None:
             for name, c in cost.pillars.items()]
     rows.append(["total", millions(total_params), "100.0%", millions(total_madds), "100.0%"])
     table, dropped = fitted_table(
-        console, f"{cost.model} @ {cost.resolution}x{cost.resolution}: pillars ({convention} "
+        console, f"{cost.model} @ {size_text(cost.resolution)}: pillars ({convention} "
         "MAdds)", [("pillar", None), ("params\n(M)", None), ("params\n%", 1),
                    ("MAdds\n(M)", None), ("MAdds\n%", 2)], rows, sections=(len(rows) - 1,))
     print_fitted(console, table, dropped)
@@ -117,7 +118,7 @@ def block_table(console: Console, cost: ModelCost, convention: str) -> None:
 def summary_lines(cost: ModelCost, convention: str) -> list[str]:
     total = cost.madds(convention)
     lines = [f"total: {cost.params:,} params, {total:,} MAdds ({total / 1e6:.2f}M) at "
-             f"{cost.resolution}x{cost.resolution}, batch 1",
+             f"{size_text(cost.resolution)}, batch 1",
              f"convention {convention}: {CONVENTIONS[convention]}"]
     return lines + get_family(cost.family).summary(cost, convention)
 

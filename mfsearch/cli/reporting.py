@@ -8,7 +8,7 @@ import argparse
 
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..spec import load_model_spec
-from .analysis import resolution_arg
+from .analysis import size_arg
 from .common import add_proxy_args, load_data, proxy_config, report_path, writable_dir
 from .render import fitted_table, make_console, print_fitted
 
@@ -19,8 +19,8 @@ def register(sub) -> None:
     p.add_argument("--table", default="all", help="2, 5, 6, 7, 8, 9 or all (default)")
     p.add_argument("--model", help="base model of Tables 5-9 "
                    "(variant name or spec YAML; default mobile-former-294m)")
-    p.add_argument("--res", type=resolution_arg, default=224, metavar="N",
-                   help="input resolution N x N")
+    p.add_argument("--res", type=size_arg, default=None, metavar="N|HxW",
+                   help="input size (default 224, and 800x1333 for Table 4)")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
                    help="how MAdds are counted")
     p.add_argument("--train", action="store_true", help="add a proxy top-1 column from our own "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..families import analyze, counted_model
+from ..spec.geometry import Resolution, size_label
 
 CHECKED_CONVENTIONS = ("core", "fvcore")
 
@@ -26,16 +27,18 @@ class ConventionCheck:
 @dataclass(frozen=True)
 class CheckResult:
     model: str
-    resolution: int
+    resolution: Resolution
     params: tuple[int, int]  # (analytic, torch)
     conventions: tuple[ConventionCheck, ...]
+    backbone: bool = False
 
     @property
     def ok(self) -> bool:
         return self.params[0] == self.params[1] and all(c.ok for c in self.conventions)
 
     def to_dict(self) -> dict:
-        return {"model": self.model, "resolution": self.resolution, "ok": self.ok,
+        return {"model": self.model, "resolution": size_label(self.resolution),
+                "backbone": self.backbone, "ok": self.ok,
                 "params": {"analytic": self.params[0], "torch": self.params[1]},
                 "conventions": {c.convention: {
                     "ok": c.ok, "unattributed": c.unattributed,
@@ -45,12 +48,15 @@ class CheckResult:
                     for c in self.conventions}}
 
 
-def check_spec(spec, resolution: int = 224) -> CheckResult:
-    """Build the counted model (BN-folded where the family's costs are) and compare."""
+def check_spec(spec, resolution: Resolution = 224, backbone: bool = False,
+               weights: str | None = None) -> CheckResult:
+    """Build the counted model (BN-folded where the family's costs are; the detection backbone
+    with `backbone`; with `weights` loaded, which no count depends on but a broken checkpoint
+    shows) and compare."""
     from .fvcore_count import count_model
 
-    cost = analyze(spec, resolution)
-    model = counted_model(spec, resolution)
+    cost = analyze(spec, resolution, backbone)
+    model = counted_model(spec, resolution, backbone, weights)
     checks = []
     for conv in CHECKED_CONVENTIONS:
         counted = count_model(model, resolution, conv)
@@ -61,4 +67,4 @@ def check_spec(spec, resolution: int = 224) -> CheckResult:
             total=(cost.madds(conv), counted.total), unattributed=counted.unattributed))
     torch_params = sum(p.numel() for p in model.parameters())
     return CheckResult(model=spec.name, resolution=resolution, params=(cost.params, torch_params),
-                       conventions=tuple(checks))
+                       conventions=tuple(checks), backbone=backbone)

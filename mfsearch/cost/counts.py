@@ -6,9 +6,10 @@ elements), so one analysis answers all conventions and each table can say which 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import UserError
+from ..spec.geometry import Resolution, size_label
 
 CONVENTIONS = {
     "paper": "conv + linear + matmul multiply-adds, plus 1 op per BatchNorm output element and 1 "
@@ -75,10 +76,16 @@ class PartCost:
 @dataclass
 class ModelCost:
     model: str
-    resolution: int
+    resolution: Resolution
     parts: list[PartCost]
     pillar_names: tuple[str, ...]  # the family's pillars, in display order
     family: str
+    backbone: bool = False  # the classifier's head parts are left out
+
+    def without(self, head_parts: frozenset[str]) -> ModelCost:
+        """The detection backbone's cost: every part but those only the classifier uses."""
+        return replace(self, parts=[p for p in self.parts if p.name not in head_parts],
+                       backbone=True)
 
     def pillar(self, name: str) -> Counts:
         return total(p.pillars.get(name, Counts()) for p in self.parts)
@@ -102,7 +109,8 @@ class ModelCost:
         return {
             "model": self.model,
             "family": self.family,
-            "resolution": self.resolution,
+            "resolution": size_label(self.resolution),
+            "backbone": self.backbone,
             "convention": convention,
             "params": self.params,
             "madds": self.madds(convention),
@@ -118,8 +126,9 @@ class ModelCost:
         }
 
 
-def part_info(cin: int, cout: int, stride: int, res_in: int, res_out: int,
+def part_info(cin: int, cout: int, stride: int, res_in: Resolution, res_out: Resolution,
               hidden: tuple[int, ...] = ()) -> dict:
-    """A part's geometry as cost tables, JSON and latency keys show it."""
-    return {"cin": cin, "cout": cout, "stride": stride, "res_in": res_in, "res_out": res_out,
-            "hidden": list(hidden)}
+    """A part's geometry as cost tables, JSON and latency keys show it (a square map by its
+    side, others as "HxW")."""
+    return {"cin": cin, "cout": cout, "stride": stride, "res_in": size_label(res_in),
+            "res_out": size_label(res_out), "hidden": list(hidden)}

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..compat import fvcore_default_handles
+from ..spec.geometry import Resolution, as_size
 
 # fvcore's handles for the `core` convention: conv, linear and matmul multiply-adds only.
 _CORE_OPS = ("aten::addmm", "aten::bmm", "aten::_convolution", "aten::einsum", "aten::matmul",
@@ -32,8 +33,8 @@ class FvcoreCount:
 
 def _flop_analysis(model: nn.Module, inputs: torch.Tensor, convention: str):
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated",
-                                category=DeprecationWarning)
+        # fvcore scripts its focal loss at import; torch >= 2.10 deprecates torch.jit.script.
+        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated")
         from fvcore.nn import FlopCountAnalysis
     analysis = FlopCountAnalysis(model, inputs)
     if convention == "core":
@@ -76,11 +77,12 @@ def _exclusive(values: dict[str, int], roots: dict[str, str],
     return per_pillar
 
 
-def count_model(model: nn.Module, resolution: int, convention: str = "core") -> FvcoreCount:
+def count_model(model: nn.Module, resolution: Resolution, convention: str = "core") -> FvcoreCount:
     """fvcore MAdds (batch 1, eval, grad enabled so no fused fast path) and params per pillar."""
     was_training = model.training
     model.eval()
-    inputs = torch.zeros(1, 3, resolution, resolution)
+    size = as_size(resolution)
+    inputs = torch.zeros(1, 3, size.h, size.w)
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     try:
         with torch.enable_grad():

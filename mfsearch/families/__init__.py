@@ -66,19 +66,28 @@ def family_of(spec) -> Family:
     return get_family(spec.family)
 
 
-def analyze(spec, resolution: int = 224):
-    """Per-part, per-pillar cost of any family's spec."""
-    return family_of(spec).analyze(spec, resolution)
+def analyze(spec, resolution=224, backbone: bool = False):
+    """Per-part, per-pillar cost of any family's spec (of its detection backbone if asked)."""
+    return family_of(spec).analyze(spec, resolution, backbone)
 
 
-def build_model(spec, resolution: int = 224):
-    """The torch model of any family's spec (BatchNorms unfolded, ready to train)."""
-    return family_of(spec).build_model(spec, resolution)
+def build_model(spec, resolution=224, features_only: bool = False,
+                strides: tuple[int, ...] | None = None):
+    """The torch model of any family's spec (BatchNorms unfolded, ready to train), or its
+    detection backbone with `features_only`."""
+    return family_of(spec).build_model(spec, resolution, features_only, strides)
 
 
-def counted_model(spec, resolution: int = 224):
-    """The torch model whose fvcore count and parameters the analytic cost describes."""
+def counted_model(spec, resolution=224, backbone: bool = False, weights=None):
+    """The torch model whose fvcore count and parameters the analytic cost describes (with the
+    checkpoint `weights` loaded, if given)."""
     model = build_model(spec, resolution)
+    if weights is not None:
+        from ..models.checkpoint import load_weights
+        load_weights(model, weights)
+    if backbone:
+        from ..models.features import Backbone
+        model = Backbone(model)
     if family_of(spec).folded:
         from ..models.fold import fold_batchnorm
         model = fold_batchnorm(model)

@@ -9,6 +9,11 @@ from importlib import import_module, resources
 from typing import Any, Callable
 
 
+def _function(path: str) -> Callable:
+    module, function = path.split(":")
+    return getattr(import_module(module), function)
+
+
 @dataclass(frozen=True, eq=False)
 class Family:
     """One per family, all data: its types, its cost function, where its torch model is built
@@ -39,15 +44,39 @@ class Family:
     short_prefix: str = ""  # plot labels: the variant name with its prefix replaced by this
     # Lines a cost table ends with beyond the totals: summary(family, cost, convention).
     summary_lines: Callable[[Family, Any, str], list[str]] | None = None
+    # Cost parts only the classifier uses: a detection backbone drops them (and their modules).
+    head_parts: frozenset[str] = frozenset()
+    # "module:function"; function(state_dict, model) -> (state_dict in our names, what it was),
+    # or None when the names are none this family knows (other implementations' checkpoints).
+    weights: str | None = None
+    # "module:function"; function(model, images) -> {block: {direction: array}} of the
+    # cross-attention weights a forward computes (families with a cross-attention bridge).
+    attention: str | None = None
 
-    def analyze(self, spec, resolution: int):
-        """The analytic cost (`mfsearch.cost.counts.ModelCost`) of `spec` at `resolution`."""
-        return self.cost(spec, resolution)
+    def analyze(self, spec, resolution, backbone: bool = False):
+        """The analytic cost (`mfsearch.cost.counts.ModelCost`) of `spec` at `resolution` (a side
+        or a `Size`), of the detection backbone when `backbone` (the head parts dropped)."""
+        cost = self.cost(spec, resolution)
+        return cost.without(self.head_parts) if backbone else cost
 
-    def build_model(self, spec, resolution: int):
-        """The torch model of `spec` (BatchNorms unfolded, ready to train)."""
-        module, function = self.model.split(":")
-        return getattr(import_module(module), function)(spec, resolution)
+    def build_model(self, spec, resolution, features_only: bool = False,
+                    strides: tuple[int, ...] | None = None):
+        """The torch model of `spec` (BatchNorms unfolded, ready to train); with
+        `features_only`, the backbone returning the maps at `strides` (8, 16, 32 by default)."""
+        model = _function(self.model)(spec, resolution)
+        if not features_only:
+            return model
+        from ..models.features import DEFAULT_STRIDES, Backbone
+
+        return Backbone(model, strides or DEFAULT_STRIDES)
+
+    def import_weights(self, state: dict, model) -> tuple[dict, str] | None:
+        """`state` renamed onto `model`'s tensors with the description of its naming, or None
+        when this family knows no other naming that fits."""
+        return _function(self.weights)(state, model) if self.weights else None
+
+    def attention_maps(self, model, images):
+        return _function(self.attention)(model, images) if self.attention else None
 
     def summary(self, cost, convention: str) -> list[str]:
         """What the family's costs mean, in a line or two under a cost table."""

@@ -22,6 +22,7 @@ from torch.utils import benchmark
 
 from ..cost.fvcore_count import pillar_roots
 from ..models.fold import fold_batchnorm
+from ..spec.geometry import as_size, size_label
 from .settings import LatencySettings
 
 @dataclass
@@ -69,7 +70,8 @@ def prepare(model: nn.Module, settings: LatencySettings, memory_format: str) -> 
 
 
 def example_input(settings: LatencySettings, batch: int, memory_format: str) -> torch.Tensor:
-    x = torch.randn(batch, 3, settings.resolution, settings.resolution, device=settings.device)
+    size = as_size(settings.resolution)
+    x = torch.randn(batch, 3, size.h, size.w, device=settings.device)
     return x.contiguous(memory_format=torch.channels_last) if memory_format == "channels_last" \
         else x
 
@@ -145,7 +147,9 @@ def _measure(model: nn.Module, name: str, settings: LatencySettings,
     if breakdown:
         pillars = pillar_times(deployed, example_input(settings, settings.batch, fmt),
                                breakdown_runs, sync)
-    return LatencyReport(model=name, settings=asdict(settings), memory_format=fmt,
+    return LatencyReport(model=name, settings={**asdict(settings),
+                                               "resolution": size_label(settings.resolution)},
+                         memory_format=fmt,
                          machine=machine(), latency=timing,
                          per_image_ms=timing.median_ms / settings.batch,
                          throughput=throughput, pillars=pillars)

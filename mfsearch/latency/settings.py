@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..spec.geometry import Resolution
 
 MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 
 
 @dataclass(frozen=True)
 class LatencySettings:
-    resolution: int = 224
+    resolution: Resolution = 224  # a side, or a Size for rectangular inputs
     batch: int = 1
     threads: int = 1
     device: str = "cpu"

@@ -4,7 +4,8 @@ Deployed mobile networks run with BN folded (iFormer's authors count params and 
 and latency is measured that way), so this is the model `mfsearch latency` times. Pairs are
 found in every `nn.Sequential` ([Conv2d, BatchNorm2d], [Linear, BatchNorm1d], [BatchNorm1d,
 Linear]) and in a module's `bn_folds` attribute, a tuple of (layer, norm) attribute names for
-pairs that a hand-written forward applies in that order.
+pairs that a hand-written forward applies in that order. Then every module with a `fold_scale()`
+method folds its own learned scale (a layer scale, say) into the layer before it.
 """
 
 from __future__ import annotations
@@ -73,4 +74,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             if isinstance(norm, _NORMS):
                 setattr(module, layer_name, fold_after(layer, norm))
                 setattr(module, norm_name, nn.Identity())
+    for module in list(model.modules()):
+        if hasattr(module, "fold_scale"):
+            module.fold_scale()
     return model

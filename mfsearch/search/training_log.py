@@ -19,8 +19,8 @@ from ..proxy.train import pick_device
 # The code a training's outcome depends on (globs under the package): a change to it makes
 # earlier lines stale. A family's cost model, space and `Family` object do not train.
 _CODE = ("families/*/spec.py", "families/*/layout.py", "families/*/model.py",
-         "families/*/pillars.py", "data/*.py", "models/*.py", "spec/*.py", "proxy/train.py",
-         "proxy/config.py")
+         "families/*/layers.py", "families/*/pillars.py", "data/*.py", "models/layers.py",
+         "spec/*.py", "proxy/train.py", "proxy/config.py")
 
 
 def code_only(source: str) -> str:

@@ -21,6 +21,7 @@ def _summary(family: Family, cost, convention: str) -> list[str]:
 FAMILY = Family(
     name="iformer", title="iFormer", package=__name__, spec_type=IFormerSpec,
     space_type=IFormerSpace, cost=analyze, model=f"{__name__}.model:build_model",
-    pillars=P.PILLARS, folded=True, latency_ignored=frozenset({"stages"}),
+    pillars=P.PILLARS, folded=True, latency_ignored=frozenset({"stages", "layer_scale"}),
     head_only=frozenset({"num_classes"}), colour="#1f77b4", short_prefix="iF-",
-    summary_lines=_summary)
+    summary_lines=_summary, head_parts=frozenset({"head"}),
+    weights=f"{__name__}.weights:from_timm")

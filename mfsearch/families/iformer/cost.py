@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ...cost.counts import Counts, ModelCost, PartCost, part_info
 from ...cost.layers import conv_folded as conv
+from ...spec.geometry import Resolution, check_resolution
 from . import pillars as P
 from .spec import IFormerSpec, IFormerStage
 
@@ -39,18 +40,19 @@ def attention_block(spec: IFormerSpec, stage: IFormerStage, positions: int) -> d
             P.ATTENTION: shma(stage, positions), P.FFN: ffn(spec, stage.width, positions)}
 
 
-def analyze(spec: IFormerSpec, resolution: int = 224) -> ModelCost:
-    """Per-part, per-pillar cost of `spec` on a `resolution` x `resolution` image."""
+def analyze(spec: IFormerSpec, resolution: Resolution = 224) -> ModelCost:
+    """Per-part, per-pillar cost of `spec` on an image of `resolution` (a side or a `Size`)."""
+    resolution = check_resolution(resolution)
     first, sizes = spec.feature_sizes(resolution)
     c1 = spec.widths[0]
     half, mid = c1 // 2, spec.stem_expand * (c1 // 2)
     k = spec.stem_kernel
-    stem = (conv(3, half, k, 1, first ** 2) + conv(half, mid, k, 1, sizes[0] ** 2)
-            + conv(mid, c1, 1, 1, sizes[0] ** 2))
+    stem = (conv(3, half, k, 1, first.area) + conv(half, mid, k, 1, sizes[0].area)
+            + conv(mid, c1, 1, 1, sizes[0].area))
     parts = [PartCost("stem", "stem", {P.STEM: stem},
                       part_info(3, c1, 4, resolution, sizes[0], (half, mid)))]
     for i, (stage, size) in enumerate(zip(spec.stages, sizes)):
-        n, c = size ** 2, stage.width
+        n, c = size.area, stage.width
         if i:
             prev = spec.stages[i - 1].width
             parts.append(PartCost(f"down{i + 1}", "downsample",
@@ -68,7 +70,7 @@ def analyze(spec: IFormerSpec, resolution: int = 224) -> ModelCost:
                                             (stage.qk_width, spec.ffn_ratio * c))))
     last, c4 = sizes[-1], spec.last_width
     parts.append(PartCost("head", "head",
-                          {P.HEAD: Counts(pool=c4 * last ** 2, params=c4 * spec.num_classes
+                          {P.HEAD: Counts(pool=c4 * last.area, params=c4 * spec.num_classes
                                           + spec.num_classes, core=c4 * spec.num_classes)},
                           part_info(c4, spec.num_classes, 1, last, 1)))
     return ModelCost(model=spec.name, resolution=resolution, parts=parts,

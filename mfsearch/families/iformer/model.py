@@ -3,8 +3,8 @@
 
 Every module that costs something carries a `pillar` tag (as in the Mobile-Former model), so
 fvcore's and the profiler's per-module results map onto the cost model's pillars. Layer scale
-(iFormer-H's training-time 1e-6 gammas) is not built: at inference it folds into the last conv of
-its branch, and the authors' parameter counts do not include it.
+(iFormer-H's 1e-6 gammas, `layer_scale` in the spec) is built as timm builds it; at inference it
+folds into the last conv of its branch, so the authors' (folded) parameter counts leave it out.
 """
 
 from __future__ import annotations
@@ -20,12 +20,30 @@ from .spec import IFormerSpec, IFormerStage
 
 
 class Residual(nn.Module):
-    def __init__(self, branch: nn.Module):
+    """x + branch(x), or x + gamma * branch(x) with a learned per-channel layer scale."""
+
+    def __init__(self, branch: nn.Module, layer_scale: float = 0.0, width: int = 0):
         super().__init__()
         self.branch = branch
+        self.gamma = (nn.Parameter(torch.full((1, width, 1, 1), layer_scale))
+                      if layer_scale > 0 else None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.branch(x)
+        if self.gamma is None:
+            return x + self.branch(x)
+        return x + self.gamma * self.branch(x)
+
+    @torch.no_grad()
+    def fold_scale(self) -> None:
+        """Fold gamma into the branch's last conv (run after BN folding, for inference)."""
+        if self.gamma is None:
+            return
+        last = [m for m in self.branch.modules() if isinstance(m, nn.Conv2d)][-1]
+        gamma = self.gamma.flatten()
+        last.weight.mul_(gamma.reshape(-1, 1, 1, 1))
+        if last.bias is not None:
+            last.bias.mul_(gamma)
+        self.gamma = None
 
 
 class Stem(nn.Sequential):
@@ -56,7 +74,8 @@ class ConvBlock(Residual):
     def __init__(self, spec: IFormerSpec, width: int):
         hidden = spec.conv_ratio * width
         super().__init__(nn.Sequential(conv_bn(width, width, spec.conv_kernel, groups=width),
-                                       conv_bn(width, hidden), nn.GELU(), conv_bn(hidden, width)))
+                                       conv_bn(width, hidden), nn.GELU(), conv_bn(hidden, width)),
+                         spec.layer_scale, width)
 
 
 class CPE(Residual):
@@ -96,14 +115,17 @@ class FFN(Residual):
 
     def __init__(self, spec: IFormerSpec, width: int):
         hidden = spec.ffn_ratio * width
-        super().__init__(nn.Sequential(conv_bn(width, hidden), nn.GELU(), conv_bn(hidden, width)))
+        super().__init__(nn.Sequential(conv_bn(width, hidden), nn.GELU(), conv_bn(hidden, width)),
+                         spec.layer_scale, width)
 
 
 class AttentionBlock(nn.Sequential):
     """CPE, SHMA and FFN, each with its own residual (three 'blocks' in the official depths)."""
 
     def __init__(self, spec: IFormerSpec, stage: IFormerStage):
-        super().__init__(CPE(spec, stage.width), Residual(SHMA(stage)), FFN(spec, stage.width))
+        super().__init__(CPE(spec, stage.width),
+                         Residual(SHMA(stage), spec.layer_scale, stage.width),
+                         FFN(spec, stage.width))
 
 
 class Head(nn.Sequential):
@@ -118,6 +140,7 @@ class Head(nn.Sequential):
 
 class IFormer(nn.Module):
     pillar_names = P.PILLARS
+    head_modules = ("head",)  # what a detection backbone drops
 
     def __init__(self, spec: IFormerSpec):
         super().__init__()
@@ -154,6 +177,21 @@ class IFormer(nn.Module):
             named += [(f"s{i + 1}.{j + 1}", b) for j, b in enumerate(blocks)]
         return named + [("head", self.head)]
 
+    def feature_levels(self) -> list[tuple[int, int]]:
+        """(stride, channels) of the map after the stem and after each stage."""
+        widths = self.spec.widths
+        return [(4, widths[0])] + [(4 * 2 ** i, w) for i, w in enumerate(widths)]
+
+    def forward_features(self, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
+        """The maps after the stages (stem = 0, then stages 1-4) in `taps`."""
+        x = self.stem(x)
+        maps = [x] if 0 in taps else []
+        for i, stage in enumerate(self.stages, start=1):
+            x = stage(x)
+            if i in taps:
+                maps.append(x)
+        return maps
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))
 
@@ -162,8 +200,8 @@ def build_model(spec: IFormerSpec, resolution: int = 224) -> IFormer:
     """A torch iFormer; `resolution` only sizes the memory check (the model takes any size)."""
     _, sizes = spec.feature_sizes(resolution)
     widest = max(spec.conv_ratio, spec.ffn_ratio, 2)
-    largest = max([spec.stem_expand * (spec.widths[0] // 2) * sizes[0] ** 2]
-                  + [widest * s.width * n ** 2 for s, n in zip(spec.stages, sizes)]
-                  + [n ** 4 for s, n in zip(spec.stages, sizes) if s.attn])  # attention map
+    largest = max([spec.stem_expand * (spec.widths[0] // 2) * sizes[0].area]
+                  + [widest * s.width * n.area for s, n in zip(spec.stages, sizes)]
+                  + [n.area ** 2 for s, n in zip(spec.stages, sizes) if s.attn])  # attention map
     check_limits(spec.name, resolution, analyze(spec, resolution).params, largest)
     return IFormer(spec)

@@ -13,8 +13,8 @@ from typing import Any
 
 from ...spec.fields import (MAX_CLASSES, MAX_RATIO, MAX_WIDTH, SpecBase, SpecError, defaults,
                             family_field, field_names, int_field, mapping_field, name_field,
-                            scalar_fields)
-from ...spec.geometry import conv_out
+                            prob_field, scalar_fields)
+from ...spec.geometry import Resolution, Size, as_size, check_resolution, conv_out
 
 FAMILY = "iformer"
 MAX_STAGE_BLOCKS = 128
@@ -75,6 +75,10 @@ class IFormerSpec(SpecBase):
     stem_kernel: int = 5  # both stride-2 convs of the FusedIB stem
     stem_expand: int = 4  # FusedIB expansion of the stem's second conv (of width[0] / 2)
     num_classes: int = 1000
+    # Initial value of the learned per-channel scale on each conv, SHMA and FFN branch before
+    # its residual add (iFormer-H: 1e-6); 0 builds none. It trains, and folds into the
+    # branch's last conv for inference.
+    layer_scale: float = 0.0
     description: str = field(default="", compare=False)
 
     family = FAMILY
@@ -111,7 +115,8 @@ class IFormerSpec(SpecBase):
             cpe_kernel=int_field("cpe_kernel", get("cpe_kernel"), 1, 15),
             stem_kernel=int_field("stem_kernel", get("stem_kernel"), 1, 15),
             stem_expand=int_field("stem_expand", get("stem_expand"), 1, MAX_RATIO),
-            num_classes=int_field("num_classes", get("num_classes"), 1, MAX_CLASSES))
+            num_classes=int_field("num_classes", get("num_classes"), 1, MAX_CLASSES),
+            layer_scale=prob_field("layer_scale", get("layer_scale")))
         for key in ("conv_kernel", "cpe_kernel", "stem_kernel"):
             if getattr(spec, key) % 2 == 0:
                 raise SpecError(f"{key}: must be odd (same padding), got {getattr(spec, key)}")
@@ -125,10 +130,10 @@ class IFormerSpec(SpecBase):
         out.update(scalar_fields(self, {*out, "description"}))
         return out
 
-    def feature_sizes(self, resolution: int) -> tuple[int, tuple[int, ...]]:
-        """Side of the stem's first feature map and of each stage's maps at `resolution`; the
+    def feature_sizes(self, resolution: Resolution) -> tuple[Size, tuple[Size, ...]]:
+        """Size of the stem's first feature map and of each stage's maps at `resolution`; the
         torch model and the cost model both read them from here."""
-        first = conv_out(resolution, self.stem_kernel, 2)
+        first = conv_out(as_size(check_resolution(resolution)), self.stem_kernel, 2)
         sizes = [conv_out(first, self.stem_kernel, 2)]
         for _ in self.stages[1:]:
             sizes.append(conv_out(sizes[-1], 3, 2))

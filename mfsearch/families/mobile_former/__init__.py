@@ -31,4 +31,6 @@ FAMILY = Family(
     latency_ignored=frozenset({"blocks", "dropout"}),
     head_only=frozenset({"head_conv", "fc1", "num_classes"}),
     abbreviations={P.MOBILE_TO_FORMER: "m->f", P.FORMER_TO_MOBILE: "m<-f"}, colour="#d62728",
-    short_prefix="MF-", summary_lines=_summary)
+    short_prefix="MF-", summary_lines=_summary,
+    head_parts=frozenset({"final_mobile_to_former", "head"}),
+    weights=f"{__name__}.weights:from_official", attention=f"{__name__}.attention:attention_maps")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ...cost.counts import Counts, ModelCost, PartCost, part_info
 from ...cost.layers import conv_bn, layer_norm, linear, matmul
+from ...spec.geometry import Resolution
 from . import pillars as P
 from .layout import BlockLayout, Layout, resolve
 from .spec import MobileFormerSpec
@@ -61,7 +62,7 @@ def former_to_mobile(spec: MobileFormerSpec, channels: int, positions: int) -> C
 
 def mobile(spec: MobileFormerSpec, b: BlockLayout) -> tuple[Counts, Counts]:
     """(convs of the Mobile sub-block, its two activations)."""
-    g, k, lo = spec.groups, spec.dw_kernel, b.res_out ** 2
+    g, k, lo = spec.groups, spec.dw_kernel, b.res_out.area
     if b.downsample:
         ch1, ch2 = b.hidden
         convs = (conv_bn(b.cin, ch1, k, b.cin, lo) + conv_bn(ch1, b.cout, 1, g, lo)
@@ -69,7 +70,7 @@ def mobile(spec: MobileFormerSpec, b: BlockLayout) -> tuple[Counts, Counts]:
         acts = dyrelu(spec, ch1, lo) + dyrelu(spec, ch2, lo)
     else:
         ch = b.hidden[0]
-        li = b.res_in ** 2
+        li = b.res_in.area
         convs = (conv_bn(b.cin, ch, 1, g, li) + conv_bn(ch, ch, k, ch, lo)
                  + conv_bn(ch, b.cout, 1, g, lo))
         acts = dyrelu(spec, ch, li) + dyrelu(spec, ch, lo)
@@ -81,9 +82,9 @@ def block(spec: MobileFormerSpec, b: BlockLayout, former_cost: Counts) -> dict[s
     convs, acts = mobile(spec, b)
     pillars = {P.MOBILE: convs, P.DYRELU: acts}
     if spec.former:
-        pillars[P.MOBILE_TO_FORMER] = mobile_to_former(spec, b.cin, b.res_in ** 2)
+        pillars[P.MOBILE_TO_FORMER] = mobile_to_former(spec, b.cin, b.res_in.area)
         pillars[P.FORMER] = former_cost
-        pillars[P.FORMER_TO_MOBILE] = former_to_mobile(spec, b.cout, b.res_out ** 2)
+        pillars[P.FORMER_TO_MOBILE] = former_to_mobile(spec, b.cout, b.res_out.area)
     return pillars
 
 
@@ -95,15 +96,15 @@ def head(spec: MobileFormerSpec, cin: int, positions: int) -> Counts:
             + linear(spec.fc1, spec.num_classes, 1))
 
 
-def analyze(spec: MobileFormerSpec, resolution: int = 224) -> ModelCost:
-    """Per-part, per-pillar cost of `spec` on a `resolution` x `resolution` image."""
+def analyze(spec: MobileFormerSpec, resolution: Resolution = 224) -> ModelCost:
+    """Per-part, per-pillar cost of `spec` on an image of `resolution` (a side or a `Size`)."""
     lay: Layout = resolve(spec, resolution)
     st, bl = lay.stem, lay.bneck_lite
-    parts = [PartCost("stem", "stem", {P.STEM: conv_bn(3, st.cout, 3, 1, st.res_out ** 2)},
+    parts = [PartCost("stem", "stem", {P.STEM: conv_bn(3, st.cout, 3, 1, st.res_out.area)},
                       part_info(3, st.cout, 2, st.res_in, st.res_out)),
              PartCost("bneck_lite", "bneck_lite",
-                      {P.BNECK_LITE: conv_bn(bl.cin, bl.hidden, 3, bl.cin, bl.res_out ** 2)
-                       + conv_bn(bl.hidden, bl.cout, 1, spec.groups, bl.res_out ** 2)},
+                      {P.BNECK_LITE: conv_bn(bl.cin, bl.hidden, 3, bl.cin, bl.res_out.area)
+                       + conv_bn(bl.hidden, bl.cout, 1, spec.groups, bl.res_out.area)},
                       part_info(bl.cin, bl.cout, bl.stride, bl.res_in, bl.res_out, (bl.hidden,)))]
     if spec.former:
         parts.insert(0, PartCost("tokens", "tokens",
@@ -114,13 +115,13 @@ def analyze(spec: MobileFormerSpec, resolution: int = 224) -> ModelCost:
         parts.append(PartCost(f"block{b.index + 1}", "downsample" if b.downsample else "stride1",
                               block(spec, b, former_cost),
                               part_info(b.cin, b.cout, b.stride, b.res_in, b.res_out, b.hidden)))
-    last = lay.last_res ** 2
+    last = lay.last_res.area
     if spec.former:
         parts.append(PartCost("final_mobile_to_former", "mobile_to_former",
                               {P.MOBILE_TO_FORMER: mobile_to_former(spec, lay.last_width, last)},
                               part_info(lay.last_width, spec.token_dim, 1, lay.last_res, lay.last_res)))
     parts.append(PartCost("head", "head", {P.HEAD: head(spec, lay.last_width, last)},
                           part_info(lay.last_width, spec.num_classes, 1, lay.last_res, 1)))
-    return ModelCost(model=spec.name, resolution=resolution, parts=parts, pillar_names=P.PILLARS,
+    return ModelCost(model=spec.name, resolution=lay.resolution, parts=parts, pillar_names=P.PILLARS,
                      family=spec.family)
 

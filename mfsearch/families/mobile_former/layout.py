@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ...spec.geometry import check_resolution, conv_out
+from ...spec.geometry import Resolution, Size, as_size, check_resolution, conv_out
 from .spec import MobileFormerSpec
 
 
 @dataclass(frozen=True)
 class StemLayout:
     cout: int
-    res_in: int
-    res_out: int
+    res_in: Size
+    res_out: Size
 
 
 @dataclass(frozen=True)
@@ -25,8 +25,8 @@ class BneckLiteLayout:
     hidden: int
     cout: int
     stride: int
-    res_in: int
-    res_out: int
+    res_in: Size
+    res_out: Size
 
     @property
     def residual(self) -> bool:
@@ -42,8 +42,8 @@ class BlockLayout:
     cout: int
     stride: int
     hidden: tuple[int, ...]
-    res_in: int
-    res_out: int
+    res_in: Size
+    res_out: Size
 
     @property
     def downsample(self) -> bool:
@@ -57,20 +57,22 @@ class BlockLayout:
 @dataclass(frozen=True)
 class Layout:
     spec: MobileFormerSpec
-    resolution: int
+    resolution: Resolution
     stem: StemLayout
     bneck_lite: BneckLiteLayout
     blocks: tuple[BlockLayout, ...]
     last_width: int
-    last_res: int
+    last_res: Size
 
 
-def resolve(spec: MobileFormerSpec, resolution: int = 224) -> Layout:
-    """Widths and square feature-map sizes of every block of `spec` for a `resolution`^2 input."""
-    check_resolution(resolution)
+def resolve(spec: MobileFormerSpec, resolution: Resolution = 224) -> Layout:
+    """Widths and feature-map sizes of every block of `spec` for an input of `resolution` (a side
+    or a `Size`)."""
+    resolution = check_resolution(resolution)
     k = spec.dw_kernel
-    r0 = conv_out(resolution, 3, 2)
-    stem = StemLayout(cout=spec.stem, res_in=resolution, res_out=r0)
+    size = as_size(resolution)
+    r0 = conv_out(size, 3, 2)
+    stem = StemLayout(cout=spec.stem, res_in=size, res_out=r0)
     bl = spec.bneck_lite
     r1 = conv_out(r0, 3, bl.stride)
     bneck = BneckLiteLayout(cin=spec.stem, hidden=spec.stem * bl.expand, cout=bl.out,

@@ -11,79 +11,14 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ...models.layers import conv_bn as conv_bn_plain
 from ...models.limits import check_limits
 from . import pillars as P
 from .cost import analyze
+from .layers import ChannelShuffle, HSigmoid, HSwish, conv_bn, make_activation
 from .layout import BlockLayout, Layout, resolve
 from .spec import MobileFormerSpec
-
-
-class HSigmoid(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.relu6(x + 3.0) / 6.0
-
-
-class HSwish(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * (F.relu6(x + 3.0) / 6.0)
-
-
-class ChannelShuffle(nn.Module):
-    """ShuffleNet channel shuffle (free in MAdds); used after grouped 1x1 convs when groups > 1."""
-
-    def __init__(self, groups: int):
-        super().__init__()
-        self.groups = groups
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        return x.reshape(b, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(b, c, h, w)
-
-
-def conv_bn(cin: int, cout: int, kernel: int = 1, stride: int = 1, groups: int = 1,
-            shuffle: int = 1) -> nn.Sequential:
-    """Conv + BN, then a channel shuffle after grouped 1x1 convs (shuffle > 1)."""
-    seq = conv_bn_plain(cin, cout, kernel, stride, groups)
-    if shuffle > 1:
-        seq.append(ChannelShuffle(shuffle))
-    return seq
-
-
-class DynamicReLU(nn.Module):
-    """Official DyReLU: K=2, slopes only, y = max(a1*x, a2*x), coefficients per channel generated
-    from token 0 by Linear(d, d/r) + ReLU + Linear(d/r, 2C) + h_sigmoid."""
-
-    pillar = P.DYRELU
-
-    def __init__(self, channels: int, token_dim: int, reduction: int):
-        super().__init__()
-        self.channels = channels
-        squeeze = token_dim // reduction
-        self.hyper = nn.Sequential(nn.Linear(token_dim, squeeze), nn.ReLU(inplace=True),
-                                   nn.Linear(squeeze, 2 * channels), HSigmoid())
-
-    def forward(self, x: torch.Tensor, token0: torch.Tensor) -> torch.Tensor:
-        coef = self.hyper(token0)[:, :, None, None]
-        a1 = (coef[:, : self.channels] - 0.5) * 2.0 + 1.0  # in [0, 2]
-        a2 = (coef[:, self.channels:] - 0.5) * 2.0  # in [-1, 1]
-        return torch.maximum(x * a1, x * a2)
-
-
-class StaticReLU6(nn.ReLU6):
-    """The `activation: relu` ablation: ReLU6, as the official code uses when DyReLU is off."""
-
-    def forward(self, x: torch.Tensor, token0: torch.Tensor | None = None) -> torch.Tensor:
-        return super().forward(x)
-
-
-def make_activation(spec: MobileFormerSpec, channels: int) -> nn.Module:
-    if spec.activation == "dyrelu":
-        return DynamicReLU(channels, spec.token_dim, spec.dyrelu_reduction)
-    return StaticReLU6()
 
 
 class Stem(nn.Sequential):
@@ -105,7 +40,9 @@ class BneckLite(nn.Module):
         self.conv = nn.Sequential(
             nn.Conv2d(cin, hidden, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(hidden),
             nn.ReLU6(inplace=True),
-            *([ChannelShuffle(cin)] if groups > 1 else []),
+            # Index 3 holds the shuffle (an identity without groups), as in the official code,
+            # so the official checkpoints' tensor names carry over.
+            ChannelShuffle(cin) if groups > 1 else nn.Identity(),
             nn.Conv2d(hidden, cout, 1, 1, 0, groups=groups, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -172,6 +109,7 @@ class MobileToFormer(nn.Module):
         if self.mha:
             self.scale = (channels // self.heads) ** -0.5
             self.q = nn.Linear(d, channels)
+            self.attend = nn.Softmax(dim=-1)  # over pixels; a module, so hooks see the weights
         else:
             self.mix = nn.Linear(positions, spec.tokens)
         self.gate = nn.Linear(d, channels)
@@ -185,7 +123,7 @@ class MobileToFormer(nn.Module):
         if self.mha:
             q = self.q(z).reshape(b, m, self.heads, c // self.heads).transpose(1, 2)
             k = x.reshape(b, self.heads, c // self.heads, h * w)
-            attn = ((q @ k) * self.scale).softmax(dim=-1)  # b, heads, m, L
+            attn = self.attend((q @ k) * self.scale)  # b, heads, m, L
             out = (attn @ k.transpose(-1, -2)).transpose(1, 2).reshape(b, m, c)
         else:
             out = self.mix(x.reshape(b, c, h * w)).transpose(1, 2)
@@ -248,6 +186,7 @@ class FormerToMobile(nn.Module):
         if self.mha:
             self.scale = (channels // self.heads) ** -0.5
             self.k = nn.Linear(d, channels)
+            self.attend = nn.Softmax(dim=-1)  # over tokens; a module, so hooks see the weights
         else:
             self.mix = nn.Linear(spec.tokens, positions)
         self.v = nn.Linear(d, channels)
@@ -260,7 +199,7 @@ class FormerToMobile(nn.Module):
             dh = c // self.heads
             q = x.reshape(b, self.heads, dh, h * w).transpose(-1, -2)  # b, heads, L, dh
             k = self.k(z).transpose(1, 2).reshape(b, self.heads, dh, m)
-            attn = ((q @ k) * self.scale).softmax(dim=-1)  # b, heads, L, m
+            attn = self.attend((q @ k) * self.scale)  # b, heads, L, m
             out = (attn @ v.reshape(b, self.heads, dh, m).transpose(-1, -2))
             out = out.transpose(-1, -2).reshape(b, c, h, w)
         else:
@@ -276,11 +215,11 @@ class MobileFormerBlock(nn.Module):
         super().__init__()
         self.with_former = spec.former
         if spec.former:
-            self.mobile_to_former = MobileToFormer(spec, b.cin, b.res_in ** 2)
+            self.mobile_to_former = MobileToFormer(spec, b.cin, b.res_in.area)
             self.former = Former(spec)
         self.mobile = MobileDownsample(spec, b) if b.downsample else MobileStride1(spec, b)
         if spec.former:
-            self.former_to_mobile = FormerToMobile(spec, b.cout, b.res_out ** 2)
+            self.former_to_mobile = FormerToMobile(spec, b.cout, b.res_out.area)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor | None):
         if not self.with_former:
@@ -330,6 +269,7 @@ class GlobalTokens(nn.Embedding):
 
 class MobileFormer(nn.Module):
     pillar_names = P.PILLARS
+    head_modules = ("final_mobile_to_former", "head")  # what a detection backbone drops
 
     def __init__(self, spec: MobileFormerSpec, resolution: int = 224):
         super().__init__()
@@ -343,7 +283,7 @@ class MobileFormer(nn.Module):
         self.blocks = nn.ModuleList(MobileFormerBlock(spec, b) for b in layout.blocks)
         if spec.former:
             self.final_mobile_to_former = MobileToFormer(spec, layout.last_width,
-                                                         layout.last_res ** 2)
+                                                         layout.last_res.area)
         self.head = Head(spec, layout.last_width)
         self._init_weights()
 
@@ -373,8 +313,37 @@ class MobileFormer(nn.Module):
             named.append(("final_mobile_to_former", self.final_mobile_to_former))
         return named + [("head", self.head)]
 
+    def feature_levels(self) -> list[tuple[int, int]]:
+        """(stride, channels) of the map after the stem, the bneck-lite and each block."""
+        lay = resolve(self.spec, self.resolution)
+        stride = 2
+        levels = [(stride, lay.stem.cout)]
+        stride *= lay.bneck_lite.stride
+        levels.append((stride, lay.bneck_lite.cout))
+        for b in lay.blocks:
+            stride *= b.stride
+            levels.append((stride, b.cout))
+        return levels
+
+    def _tokens(self, x: torch.Tensor) -> torch.Tensor | None:
+        return self.tokens.weight.unsqueeze(0).repeat(x.shape[0], 1, 1) if self.spec.former else None
+
+    def forward_features(self, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
+        """The Mobile maps after the stages (stem = 0, bneck-lite = 1, blocks) in `taps`."""
+        z = self._tokens(x)
+        x = self.stem(x)
+        maps = [x] if 0 in taps else []
+        x = self.bneck_lite(x)
+        if 1 in taps:
+            maps.append(x)
+        for i, block in enumerate(self.blocks, start=2):
+            x, z = block(x, z)
+            if i in taps:
+                maps.append(x)
+        return maps
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = self.tokens.weight.unsqueeze(0).repeat(x.shape[0], 1, 1) if self.spec.former else None
+        z = self._tokens(x)
         x = self.bneck_lite(self.stem(x))
         for block in self.blocks:
             x, z = block(x, z)
@@ -385,9 +354,9 @@ class MobileFormer(nn.Module):
 
 def check_buildable(spec: MobileFormerSpec, resolution: int) -> None:
     layout = resolve(spec, resolution)
-    largest = max([layout.stem.cout * layout.stem.res_out ** 2,
-                   layout.bneck_lite.hidden * layout.bneck_lite.res_in ** 2]
-                  + [max(b.hidden) * b.res_in ** 2 for b in layout.blocks])
+    largest = max([layout.stem.cout * layout.stem.res_out.area,
+                   layout.bneck_lite.hidden * layout.bneck_lite.res_in.area]
+                  + [max(b.hidden) * b.res_in.area for b in layout.blocks])
     check_limits(spec.name, resolution, analyze(spec, resolution).params, largest)
 
 
