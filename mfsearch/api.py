@@ -62,32 +62,74 @@ class Cost:
         return cost_frame(self.analysis, self.convention)
 
 
-def cost(model: Any, resolution: int = 224, convention: str = DEFAULT_CONVENTION,
-         overrides: list[str] | None = None, **fields: Any) -> Cost:
-    """Params and MAdds per pillar and per block, from the closed-form cost model."""
+def cost(model: Any, resolution: Any = 224, convention: str = DEFAULT_CONVENTION,
+         overrides: list[str] | None = None, backbone: bool = False, **fields: Any) -> Cost:
+    """Params and MAdds per pillar and per block, from the closed-form cost model; `resolution`
+    is a side (224) or height x width ((800, 1333) or "800x1333"); `backbone` leaves out what
+    only the classifier head uses."""
     from .cost.counts import CONVENTIONS
 
     if convention not in CONVENTIONS:
         raise UserError(f"unknown convention {convention!r}: expected one of "
                         f"{', '.join(CONVENTIONS)}")
     spec = load_spec(model, overrides, **fields)
-    return Cost(analyze(spec, check_resolution(resolution)), convention)
+    return Cost(analyze(spec, check_resolution(resolution), backbone), convention)
 
 
-def build_model(model: Any, resolution: int = 224, overrides: list[str] | None = None,
+def build_model(model: Any, resolution: Any = 224, overrides: list[str] | None = None,
                 **fields: Any):
-    """The torch model (BatchNorms unfolded, ready to train)."""
+    """The torch model (BatchNorms unfolded, random initialisation, ready to train)."""
     from .families import build_model as build
 
     return build(load_spec(model, overrides, **fields), check_resolution(resolution))
 
 
-def check(model: Any, resolution: int = 224, overrides: list[str] | None = None,
-          **fields: Any):
+def load_model(model: Any = None, weights: str | Path | None = None, resolution: Any = 224,
+               features_only: bool = False, strides: tuple[int, ...] | None = None,
+               overrides: list[str] | None = None, **fields: Any):
+    """The torch model with a checkpoint's weights, in eval mode. `weights`: an official
+    Mobile-Former checkpoint, a timm iFormer state dict or our own `save_model` file (then
+    `model` may be omitted: the file names its spec). `features_only`: the detection backbone,
+    returning the maps at `strides` (8, 16, 32 by default) with their `.channels`."""
+    from .families import build_model as build
+    from .models.checkpoint import load_weights, read_checkpoint
+
+    if model is None:
+        if weights is None:
+            raise UserError("load_model: name a model, or give weights saved by save_model")
+        recorded = read_checkpoint(weights).spec
+        if recorded is None:
+            raise UserError(f"{weights}: records no spec (only files save_model writes do); "
+                            "name the model too")
+        from .spec.io import spec_from_dict
+
+        model = spec_from_dict(recorded)
+    spec = load_spec(model, overrides, **fields)
+    net = build(spec, check_resolution(resolution))
+    if weights is not None:
+        load_weights(net, weights)
+    net.eval()
+    if features_only:
+        from .models.features import Backbone
+
+        net = Backbone(net, strides or (8, 16, 32))
+    return net
+
+
+def save_model(model, path: str | Path) -> Path:
+    """Write `model`'s weights and spec (safetensors; `load_model(weights=path)` reads it)."""
+    from .models.checkpoint import save_weights
+
+    return save_weights(getattr(model, "body", model), path)
+
+
+def check(model: Any, resolution: Any = 224, overrides: list[str] | None = None,
+          backbone: bool = False, weights: str | Path | None = None, **fields: Any):
     """Analytic cost against fvcore's count of the torch model (`.ok`, `.to_dict()`)."""
     from .cost.check import check_spec
 
-    return check_spec(load_spec(model, overrides, **fields), check_resolution(resolution))
+    return check_spec(load_spec(model, overrides, **fields), check_resolution(resolution),
+                      backbone, weights)
 
 
 def search(budget: str | int = "150M", *, space: str | Path | None = None, trials: int = 12,

@@ -9,6 +9,8 @@ reason and a test (tests/test_compat.py) that pins the behaviour used.
   with a subset of them.
 - argparse's help formatters add text to an option's help through `_get_help_string` (how its
   own ArgumentDefaultsHelpFormatter works); ours adds the default where the help omits it.
+- NumPy 2 moved `numpy.core` to the private `numpy._core`; checkpoints pickled under NumPy 1 name
+  the scalar type by its old path, so loading them with `weights_only` allows it under both.
 """
 
 from __future__ import annotations
@@ -30,6 +32,18 @@ def heartbeat_recorder(study, trial):
 def accept_negative_values(parser: argparse.ArgumentParser, pattern: re.Pattern) -> None:
     """Arguments matching `pattern` (and starting with '-') are values, not options."""
     parser._negative_number_matcher = pattern
+
+
+def numpy_pickle_globals() -> list:
+    """The NumPy scalar and dtype types a checkpoint may pickle, as `torch.serialization
+    .safe_globals` entries (the scalar also under NumPy 1's module path)."""
+    import numpy as np
+
+    core = np._core if hasattr(np, "_core") else np.core
+    allowed = [np.dtype, type(np.dtype("float64")), core.multiarray.scalar]
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        allowed.append((core.multiarray.scalar, "numpy.core.multiarray.scalar"))
+    return allowed
 
 
 def fvcore_default_handles(ops: tuple[str, ...]) -> dict:

@@ -27,7 +27,7 @@ def test_cost_json_schema_and_integers(capsys):
     code, out, _ = run(capsys, "cost", "mobile-former-294m", "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"model", "family", "resolution", "convention", "params", "madds", "pillars", "blocks"}
+    assert set(data) == {"model", "family", "resolution", "backbone", "convention", "params", "madds", "pillars", "blocks"}
     assert (data["model"], data["resolution"], data["convention"]) == ("mobile-former-294m", 224, "paper")
     assert data["params"] == 11_422_648 and data["madds"] == 293_833_984
     assert list(data["pillars"]) == ["stem", "bneck_lite", "mobile", "dyrelu", "mobile_to_former",
@@ -77,8 +77,8 @@ def test_check_reports_disagreement(capsys, monkeypatch):
     (["cost", "294m", "--set", "foo=1"], "--set foo: unknown key"),
     (["cost", "294m", "--set", "tokens=0"], "tokens: must be between 1 and 256, got 0"),
     (["cost", "/no/such.yaml"], "/no/such.yaml: no such spec file"),
-    (["cost", "294m", "--res", "abc"], "expected an integer resolution, got 'abc'"),
-    (["cost", "294m", "--res", "-5"], "resolution must be between 1 and 4096, got -5"),
+    (["cost", "294m", "--res", "abc"], "expected a resolution N or HxW (e.g. 224 or 800x1333), got 'abc'"),
+    (["cost", "294m", "--res", "-5"], "resolution: must be between 1 and 4096, got -5"),
     (["check", "294m", "--set", "token_dim=190"], "token_dim: 190 is not divisible"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])

@@ -31,6 +31,7 @@ cpe_kernel: 3
 stem_kernel: 5
 stem_expand: 4
 num_classes: 10
+layer_scale: 0.0
 """
 FAST = LatencySettings(resolution=32, min_time=0.02, warmup=1, memory_format="contiguous")
 

@@ -63,8 +63,8 @@ def test_other_base_model_drops_the_papers_cells():
 
 
 def test_unknown_table_is_a_user_error():
-    with pytest.raises(UserError, match="unknown table '4'"):
-        ablations.select("4")
+    with pytest.raises(UserError, match="unknown table '3'; choose one of 2, 4, 5, 6, 7, 8, 9"):
+        ablations.select("3")
 
 
 def test_committed_tables_equal_a_fresh_regeneration(tmp_path, capsys):

@@ -4,6 +4,7 @@ import pytest
 
 from mfsearch.errors import UserError
 from mfsearch.families.mobile_former.layout import resolve
+from mfsearch.spec.geometry import Size
 from mfsearch.spec import (SpecError, apply_overrides, load_model_spec, load_spec, save_spec,
                            spec_from_yaml, spec_to_yaml, variant_names)
 
@@ -25,11 +26,13 @@ def test_short_names_and_paths(tmp_path, mf294):
 
 def test_layout_of_294m(mf294):
     lay = resolve(mf294, 224)
-    assert (lay.stem.res_out, lay.bneck_lite.res_out, lay.last_res, lay.last_width) == (112, 112, 7, 192)
+    assert (lay.stem.res_out, lay.bneck_lite.res_out, lay.last_res, lay.last_width) == (
+        Size(112, 112), Size(112, 112), Size(7, 7), 192)
     assert [b.hidden for b in lay.blocks][:3] == [(96, 96), (96,), (144, 192)]
     assert [b.residual for b in lay.blocks] == [False, True, False, True, False, True, False,
                                                 True, False, True, True]
-    assert [b.res_out for b in resolve(mf294, 193).blocks][::2] == [49, 25, 13, 13, 7, 7]
+    assert [b.res_out.h for b in resolve(mf294, 193).blocks][::2] == [49, 25, 13, 13, 7, 7]
+    assert [b.res_out for b in resolve(mf294, (193, 256)).blocks][-1] == Size(7, 8)
 
 
 def _yaml_with(mf294, **changes):

@@ -21,7 +21,7 @@ def size_arg(text: str):
     try:
         return parse_resolution(text)
     except UserError as exc:
-        raise argparse.ArgumentTypeError(str(exc).removeprefix("resolution: ")) from None
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def resolution_arg(text: str) -> int:
@@ -33,9 +33,17 @@ def resolution_arg(text: str) -> int:
     return value
 
 
-def add_model_args(parser: argparse.ArgumentParser) -> None:
+def add_model_args(parser: argparse.ArgumentParser, weights: bool = True,
+                   backbone: bool = True) -> None:
     parser.add_argument("model", help="variant name (e.g. mobile-former-294m, 294m, iformer-m) "
                                       "or a spec YAML file")
+    if weights:
+        parser.add_argument("--weights", metavar="FILE", help="load this checkpoint (official "
+                            "Mobile-Former .pth/.pth.tar, timm iFormer state dict or "
+                            ".safetensors, or mfsearch's own); default: random weights")
+    if backbone:
+        parser.add_argument("--backbone", action="store_true", help="the detection backbone: "
+                            "no classifier head, the stride-8/16/32 feature maps out")
     parser.add_argument("--res", type=size_arg, default=224, metavar="N|HxW",
                         help="input size: N for N x N, or height x width (800x1333)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
@@ -60,7 +68,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_variants)
 
     p = sub.add_parser("cost", help="analytic params and MAdds per pillar and per block")
-    add_model_args(p)
+    add_model_args(p, weights=False)
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
                    help="how MAdds are counted")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output")
@@ -103,7 +111,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
 
 def cmd_cost(args: argparse.Namespace) -> int:
     spec = model_spec(args)
-    cost = analyze(spec, args.res)
+    cost = analyze(spec, args.res, args.backbone)
     if args.format == "json":
         print(cost_json(cost, args.convention))
     elif args.format == "csv":
@@ -119,7 +127,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..cost.check import check_spec
 
     spec = model_spec(args)
-    result = check_spec(spec, args.res)
+    result = check_spec(spec, args.res, args.backbone, args.weights)
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
         return 0 if result.ok else 1
@@ -132,7 +140,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         rows.append(["total", f"{ours:,}", f"{theirs:,}", f"{ours - theirs:+,}",
                      mark(ours, theirs)])
         table, dropped = fitted_table(
-            console, f"{spec.name} @ {args.res}: analytic vs fvcore ({conv.convention} MAdds)",
+            console, f"{spec.name}{' backbone' if args.backbone else ''} @ "
+            f"{size_text(args.res)}: analytic vs fvcore ({conv.convention} MAdds)",
             [("pillar", None), ("analytic", None), ("fvcore", None), ("diff", 1), ("", None)],
             rows, sections=(len(rows) - 1,))
         print_fitted(console, table, dropped)

@@ -11,7 +11,7 @@ def register(sub) -> None:
     bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench", metavar="BENCH")
     bench.required = True
     p = bench.add_parser("cost", help="analytic cost model vs fvcore on the same spec")
-    add_model_args(p)
+    add_model_args(p, weights=False, backbone=False)
     p.add_argument("--repeat", type=int, default=5, help="fvcore runs (default 5)")
     p.set_defaults(func=cmd_bench_cost)
 

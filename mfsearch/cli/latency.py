@@ -10,7 +10,7 @@ import sys
 
 
 from ..errors import UserError
-from ..families import analyze, build_model
+from ..families import analyze
 from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..space import load_space
 from ..spec.geometry import size_text
@@ -63,7 +63,7 @@ def register(sub) -> None:
                    "(default 6; 0 keeps the table's scale)")
     p.add_argument("--seed", type=seed_int, default=0, help="seeds the random specs (default 0)")
     p.add_argument("--res", type=resolution_arg, default=224, metavar="N",
-                   help="input resolution N x N")
+                   help="input resolution N x N (the table's blocks are square)")
     p.add_argument("--table", metavar="FILE", help="lookup table file (default: one per "
                    "machine and settings under ~/.cache/mfsearch)")
     add_latency_args(p)
@@ -98,11 +98,14 @@ def cmd_latency(args: argparse.Namespace) -> int:
 
     from ..latency.measure import measure, pillar_frame, warnings_for
 
+    from ..api import load_model
+
     spec = model_spec(args)
     settings = settings_from(args)
-    model = build_model(spec, args.res)
-    report = measure(model, spec.name, settings, args.throughput_batch, not args.no_breakdown)
-    cost = analyze(spec, args.res)
+    model = load_model(spec, args.weights, args.res, features_only=args.backbone)
+    name = f"{spec.name} backbone" if args.backbone else spec.name
+    report = measure(model, name, settings, args.throughput_batch, not args.no_breakdown)
+    cost = analyze(spec, args.res, args.backbone)
     frame = pillar_frame(report, cost) if report.pillars else None
     for warning in warnings_for(report, settings):
         print(f"mfsearch: warning: {warning}", file=sys.stderr)
@@ -118,13 +121,13 @@ def cmd_latency(args: argparse.Namespace) -> int:
     if args.format == "csv":
         if frame is None:
             frame = pd.DataFrame(columns=["pillar", "ms", "time_share", "madds", "madds_share"])
-        frame.insert(0, "model", spec.name)
+        frame.insert(0, "model", name)
         frame.insert(1, "median_ms", report.latency.median_ms)
         frame.to_csv(sys.stdout, index=False)
         return 0
     console = make_console()
     t = report.latency
-    console.print(f"[bold]{spec.name}[/]: median {t.median_ms:.3f} ms (IQR {t.iqr_ms:.3f} ms) "
+    console.print(f"[bold]{name}[/]: median {t.median_ms:.3f} ms (IQR {t.iqr_ms:.3f} ms) "
                   f"at batch {settings.batch}, {report.per_image_ms:.3f} ms per image; "
                   f"{cost.params / 1e6:.3f}M params, {cost.madds('paper') / 1e6:.1f}M MAdds",
                   highlight=False)
@@ -137,7 +140,7 @@ def cmd_latency(args: argparse.Namespace) -> int:
         rows = [[r.pillar, f"{r.ms:.3f}", share(r.ms, frame.ms.sum()), f"{r.madds / 1e6:.2f}",
                  share(r.madds, cost.madds('paper'))] for r in frame.itertuples()]
         table, dropped = fitted_table(
-            console, f"{spec.name}: where the time goes vs where the MAdds go",
+            console, f"{name}: where the time goes vs where the MAdds go",
             [("pillar", None), ("ms", None), ("time %", None), ("MAdds (M)", 1),
              ("MAdds %", None)], rows)
         print_fitted(console, table, dropped)
@@ -153,12 +156,12 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     report = report_path(args.report, "reports/latency_lut.md", "--report")
-    table = LatencyTable.open(args.table, settings)
     space = load_space(args.space)
     calibration, specs = evaluate.split_specs(space, args.calibrate, args.specs, args.seed,
                                               not args.no_variants, args.max_madds)
     if not specs:
         raise UserError("nothing to measure: --specs 0 with --no-variants")
+    table = LatencyTable.open(args.table, settings)
     console = make_console(soft_wrap=True)
     console.print(f"lookup table {table.path} ({len(table.entries)} block shapes); "
                   f"{len(calibration)} calibration specs, {len(specs)} held-out specs",

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..compat import numpy_pickle_globals
 from ..errors import UserError
 from ..families import family_of
 
@@ -43,13 +44,7 @@ class Checkpoint:
 def _safe_globals() -> list:
     """What `weights_only` loading may rebuild besides tensors: argparse.Namespace and NumPy
     scalars and dtypes."""
-    import numpy as np
-
-    core = np._core if hasattr(np, "_core") else np.core
-    allowed = [argparse.Namespace, np.dtype, type(np.dtype("float64")), core.multiarray.scalar]
-    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":  # pickles of NumPy 1 name the old module
-        allowed.append((core.multiarray.scalar, "numpy.core.multiarray.scalar"))
-    return allowed
+    return [argparse.Namespace, *numpy_pickle_globals()]
 
 
 def _sniff(path: Path) -> str:
@@ -62,9 +57,8 @@ def _sniff(path: Path) -> str:
                         (b"\x1f\x8b", "gzip data"), (b"%PDF", "a PDF document")):
         if head.startswith(magic):
             return what
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError:
+    text = head.decode("utf-8", errors="replace")
+    if not all(c.isprintable() or c.isspace() for c in text):
         return "binary data of no known checkpoint format"
     return f"text ({text.splitlines()[0][:40]!r}...)" if text.strip() else "blank text"
 
@@ -97,6 +91,11 @@ def _strip(state: dict) -> dict:
 
 
 def _from_torch_file(path: Path) -> Checkpoint:
+    with path.open("rb") as f:
+        head = f.read(4)
+    # torch.save writes a zip archive (torch >= 1.6) or, before that, a pickle.
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise UserError(f"{path}: not a checkpoint: found {_sniff(path)}")
     try:
         with torch.serialization.safe_globals(_safe_globals()):
             obj = torch.load(path, map_location="cpu", weights_only=True)
@@ -107,7 +106,7 @@ def _from_torch_file(path: Path) -> Checkpoint:
                             "weights_only refuses (unpickling runs code); save the model's "
                             "state_dict() instead") from None
         raise UserError(f"{path}: not a checkpoint: found {_sniff(path)}") from None
-    except (RuntimeError, EOFError, ValueError, OSError):
+    except Exception:  # a damaged archive or pickle fails anywhere inside torch.load
         raise UserError(f"{path}: not a checkpoint: found {_sniff(path)}") from None
     if _tensors(obj):
         return Checkpoint(path, _strip(obj), "state dict")

@@ -67,7 +67,7 @@ def regenerate(out: Path) -> list[Path]:
     claim(out / "plots", figure_names())
     results = [regenerate_table(t) for t in select("all")]
     (out / "ablations").mkdir(parents=True, exist_ok=True)
-    written = write_tables(results, out / "ablations", DEFAULT_CONVENTION, 224)
+    written = write_tables(results, out / "ablations", DEFAULT_CONVENTION)
     written += draw_all(out / "plots")
     written.append(write_index(out))
     return written

@@ -61,7 +61,8 @@ def mapping_field(path: str, data: Any, allowed: set[str], required: set[str]) -
     prefix = f"{path}." if path else ""
     for key in data:
         if key not in allowed:
-            raise SpecError(f"{prefix}{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+            raise SpecError(f"{prefix}{shown}: unknown key (allowed: {', '.join(sorted(allowed))})")
     for key in sorted(required):
         if key not in data:
             raise SpecError(f"{prefix}{key}: missing required key")

@@ -87,9 +87,8 @@ def check_resolution(resolution, rectangular: bool = True) -> Resolution:
 
 def parse_resolution(text: str) -> Resolution:
     """"224" -> 224, "800x1333" -> Size(800, 1333) (height x width)."""
-    match = re.fullmatch(r"\s*(\d+)\s*(?:[xX*]\s*(\d+)\s*)?", text)
+    match = re.fullmatch(r"\s*(-?\d+)\s*(?:[xX*]\s*(-?\d+)\s*)?", text)
     if not match:
-        raise UserError(f"resolution: expected N or HxW (e.g. 224 or 800x1333), got {text!r}")
+        raise UserError(f"expected a resolution N or HxW (e.g. 224 or 800x1333), got {text!r}")
     h = int(match.group(1))
-    w = int(match.group(2)) if match.group(2) else h
-    return check_resolution(Size(h, w))
+    return check_resolution(Size(h, int(match.group(2))) if match.group(2) else h)
