@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from .analysis import model_spec, size_arg
@@ -40,7 +41,8 @@ def cmd_attention(args: argparse.Namespace) -> int:
         raise UserError(f"{args.image}: no such image")
     model = load_model(spec, args.weights, args.res)
     out = writable_dir(Path(args.out))
-    result = run_attention(model, args.image, out, args.blocks, trained=bool(args.weights))
+    result = run_attention(model, args.image, out, args.blocks, trained=bool(args.weights),
+                           command=shlex.join(["mfsearch", *args.argv]))
     console = make_console(soft_wrap=True)
     shapes = ", ".join(f"block {b}: {tuple(result.maps[b]['mobile_to_former'].shape)}"
                        for b in result.blocks[:3])

@@ -136,10 +136,27 @@ def _argmax_figure(maps, block: int, crop, title: str, path: Path) -> Path:
     return path
 
 
+def _readme(spec, image, chosen, state: str, command: str) -> str:
+    return "\n".join([
+        f"# Cross-attention maps: {spec.name} on {Path(image).name}", "",
+        f"Made by `{command}`; {state}.", "",
+        f"- `block<N>.png` (blocks {', '.join(map(str, chosen))}): rows 1-{spec.bridge_heads}, "
+        "Mobile->Former attention of each head (row) and token (column), normalised over the "
+        "block's input pixels; the rows after them, Mobile<-Former attention of each head and "
+        "token, normalised over the tokens at each output pixel. Each panel is upsampled over "
+        "the image and coloured on its own scale.",
+        "- `first_token.png`: the first token's Mobile->Former map in each chosen block, per head "
+        "(the paper's Figure 5).",
+        f"- `argmax_tokens.png`: at block {chosen[len(chosen) // 2]}, the token each pixel "
+        "attends to most in Mobile<-Former, per head (Figure 6).",
+        "- `attention.npz`: the arrays, `block<N>_mobile_to_former` and "
+        "`block<N>_former_to_mobile`, each heads x tokens x H x W.", ""])
+
+
 def run_attention(model, image: str | Path, out: Path, blocks: str | None = None,
-                  trained: bool = False) -> AttentionResult:
+                  trained: bool = False, command: str = "mfsearch attention") -> AttentionResult:
     """Maps of `model` (a torch model of a family with a bridge) on `image`, written to `out`:
-    attention.npz, block<N>.png, first_token.png, argmax_tokens.png."""
+    attention.npz, block<N>.png, first_token.png, argmax_tokens.png and a README.md."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -156,7 +173,7 @@ def run_attention(model, image: str | Path, out: Path, blocks: str | None = None
     x, crop = load_image(image, size)
     _, maps = family.attention_maps(model.eval(), torch.from_numpy(x))
     maps = {b: maps[b] for b in chosen}
-    names = ["attention.npz", "first_token.png", "argmax_tokens.png",
+    names = ["README.md", "attention.npz", "first_token.png", "argmax_tokens.png",
              *(f"block{b}.png" for b in chosen)]
     claim(out, names)
     state = "trained weights" if trained else "UNTRAINED weights (no --weights given)"
@@ -169,6 +186,9 @@ def run_attention(model, image: str | Path, out: Path, blocks: str | None = None
     files.append(_first_token_figure(maps, chosen, crop, title, out / "first_token.png"))
     files.append(_argmax_figure(maps, chosen[len(chosen) // 2], crop, title,
                                 out / "argmax_tokens.png"))
+    (out / "README.md").write_text(_readme(spec, image, chosen, state, command),
+                                   encoding="utf-8")
+    files.append(out / "README.md")
     remember(out, names)
     return AttentionResult(model=spec.name, blocks=chosen, maps=maps, files=files,
                            trained=trained)
