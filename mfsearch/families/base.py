@@ -53,6 +53,10 @@ class Family:
     # cross-attention weights a forward computes (families with a cross-attention bridge).
     attention: str | None = None
 
+    # Shipped variant -> its name in the published-results table, where that is not the
+    # variant's own name (compared case-insensitively).
+    published_names: dict[str, str] = field(default_factory=dict)
+
     def analyze(self, spec, resolution, backbone: bool = False):
         """The analytic cost (`mfsearch.cost.counts.ModelCost`) of `spec` at `resolution` (a side
         or a `Size`), of the detection backbone when `backbone` (the head parts dropped)."""
@@ -95,7 +99,7 @@ class Family:
 
     def published_name(self, variant: str) -> str:
         """The name its paper's results go by in the published-results table (lower case)."""
-        return variant.lower()
+        return self.published_names.get(variant, variant).lower()
 
     def short_name(self, variant: str) -> str:
         if self.short_prefix and variant.startswith(self.variant_prefix):
