@@ -15,7 +15,8 @@ __all__ = ["DEFAULT_FAMILY", "Family", "all_families", "analyze", "build_model",
            "counted_model", "family_of", "get_family", "register", "unregister"]
 
 # Modules whose `FAMILY` is a built-in family, in display order.
-BUILTIN = ("mfsearch.families.mobile_former", "mfsearch.families.iformer")
+BUILTIN = ("mfsearch.families.mobile_former", "mfsearch.families.iformer",
+           "mfsearch.families.mobilenetv3")
 # The family of a spec or space file without a `family:` key.
 DEFAULT_FAMILY = "mobile-former"
 ENTRY_POINT_GROUP = "mfsearch.families"

@@ -1,0 +1,155 @@
+"""MobileNetV3 against timm (random init, no download): parameters to the unit, the analytic core
+MAdds against fvcore on timm's model block by block, logits with timm's weights loaded, and the
+family everywhere a family appears."""
+
+import json
+
+import pytest
+import torch
+
+import mfsearch
+from mfsearch.cli import main
+from mfsearch.families import all_families
+from mfsearch.models.fold import fold_batchnorm
+
+timm = pytest.importorskip("timm", reason="timm is a test dependency: pip install -e '.[test]'")
+from fvcore.nn import FlopCountAnalysis  # noqa: E402
+from fvcore.nn.jit_handles import addmm_flop_jit, conv_flop_jit, linear_flop_jit  # noqa: E402
+from timm.models.mobilenetv3 import _gen_mobilenet_v3  # noqa: E402
+from timm.utils.model import reparameterize_model  # noqa: E402
+
+WIDTHS = {"large-075": 0.75, "large-100": 1.0, "large-125": 1.25, "small-050": 0.5,
+          "small-075": 0.75, "small-100": 1.0}
+VARIANTS = [f"mobilenetv3-{v}" for v in WIDTHS]
+
+
+def timm_model(variant: str) -> torch.nn.Module:
+    """timm's model of a shipped variant: its registered name, or (Large 1.25x, which the
+    Mobile-Former paper compares with and timm does not register) its own generator."""
+    size = variant.split("-")[1]
+    name = "mobilenetv3_" + variant.split("-", 1)[1].replace("-", "_")
+    if name in timm.list_models("mobilenetv3_*"):
+        return timm.create_model(name, pretrained=False)
+    return _gen_mobilenet_v3(f"mobilenetv3_{size}", WIDTHS[variant.split("-", 1)[1]])
+
+
+def randomised(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            if name.endswith("running_mean"):
+                buf.copy_(torch.randn(buf.shape, generator=gen) * 0.1)
+            elif name.endswith("running_var"):
+                buf.copy_(torch.rand(buf.shape, generator=gen) + 0.5)
+        for name, p in model.named_parameters():
+            if p.ndim == 1:
+                p.copy_(torch.rand(p.shape, generator=gen) + 0.5 if name.endswith("weight")
+                        else torch.randn(p.shape, generator=gen) * 0.1)
+    return model.eval()
+
+
+def relative(ours: torch.Tensor, theirs: torch.Tensor) -> float:
+    return ((ours - theirs).abs().max() / theirs.abs().max()).item()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_params_and_logits_equal_timm(variant, tmp_path):
+    reference = randomised(timm_model(variant), seed=0)
+    ours = mfsearch.build_model(variant)
+    assert (sum(p.numel() for p in ours.parameters())
+            == sum(p.numel() for p in reference.parameters()))
+    torch.save(reference.state_dict(), tmp_path / "timm.pth")
+    ours = mfsearch.load_model(variant, weights=tmp_path / "timm.pth")
+    x = torch.randn(2, 3, 160, 160, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        theirs = reference(x)
+        assert relative(ours(x), theirs) <= 1e-5
+        folded = fold_batchnorm(ours)
+        assert relative(folded(x), theirs) <= 1e-5
+        assert relative(folded(x), reparameterize_model(reference)(x)) <= 1e-5
+    assert sum(p.numel() for p in folded.parameters()) == mfsearch.cost(variant).params
+
+
+def core_counts(model: torch.nn.Module, size: int) -> dict[str, int]:
+    """fvcore's conv and linear multiply-adds of each module of `model` (no BN, no pool)."""
+    analysis = FlopCountAnalysis(model.eval(), torch.zeros(1, 3, size, size))
+    analysis.clear_op_handles()
+    analysis.set_op_handle(**{"aten::_convolution": conv_flop_jit, "aten::addmm": addmm_flop_jit,
+                              "aten::linear": linear_flop_jit})
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    analysis.tracer_warnings("none")
+    return {k: int(v) for k, v in analysis.by_module().items()}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_core_madds_equal_fvcore_on_timm_block_by_block(variant):
+    reference = timm_model(variant)
+    counted = core_counts(reference, 224)
+    cost = {b["name"]: b["madds"] for b in mfsearch.cost(variant, convention="core").blocks}
+    timm_blocks = [f"blocks.{s}.{i}" for s, stage in enumerate(reference.blocks)
+                   for i in range(len(stage))]
+    assert len(timm_blocks) == len(cost) - 2  # our stem and head are not timm blocks
+    assert cost["stem"] == counted["conv_stem"]
+    for n, name in enumerate(timm_blocks[:-1], start=1):
+        assert cost[f"block{n}"] == counted[name], name
+    assert cost["final_conv"] == counted[timm_blocks[-1]]
+    assert cost["head"] == counted["conv_head"] + counted["classifier"]
+    assert sum(cost.values()) == counted[""]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_analytic_equals_fvcore_on_our_folded_model(variant):
+    result = mfsearch.check(variant, resolution=160)
+    assert result.ok, result.to_dict()
+
+
+def test_backbone_maps_and_definition():
+    model = mfsearch.load_model("mobilenetv3-large-100", resolution=(256, 320),
+                                features_only=True)
+    with torch.no_grad():
+        maps = model(torch.zeros(1, 3, 256, 320))
+    assert [tuple(m.shape) for m in maps] == [(1, 40, 32, 40), (1, 112, 16, 20),
+                                              (1, 160, 8, 10)]
+    # As the Mobile-Former paper's Table 4 counts MobileNetV3's backbone: 2.8M params.
+    backbone = mfsearch.cost("mobilenetv3-large-100", backbone=True)
+    unfolded = sum(p.numel() for p in model.parameters())
+    assert round(unfolded / 1e6, 1) == 2.8
+    assert backbone.params < unfolded  # the analytic count is of the BN-folded network
+    assert mfsearch.check("mobilenetv3-small-100", resolution=(96, 128), backbone=True).ok
+
+
+def test_family_everywhere(capsys, tmp_path):
+    assert "mobilenetv3" in all_families()
+    assert main(["variants", "--family", "mobilenetv3", "--format", "json"]) == 0
+    rows = {r["variant"]: r for r in json.loads(capsys.readouterr().out)["variants"]}
+    assert sorted(rows) == sorted(VARIANTS)
+    assert rows["mobilenetv3-large-100"]["published_madds_M"] == 217
+    assert main(["cost", "mobilenetv3-large-100", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["family"], data["madds"]) == ("mobilenetv3", 216_589_760)
+    assert list(data["pillars"]) == ["stem", "blocks", "se", "head"]
+    assert main(["latency", "mobilenetv3-small-050", "--res", "64", "--min-time", "0.01",
+                 "--throughput-batch", "1", "--format", "json"]) == 0
+    timed = json.loads(capsys.readouterr().out)
+    assert [p["pillar"] for p in timed["pillars"]] == ["stem", "blocks", "se", "head", "other"]
+    assert main(["latency-table", "--space", "mobilenetv3", "--specs", "2", "--calibrate", "0",
+                 "--no-variants", "--res", "64", "--min-time", "0.01",
+                 "--table", str(tmp_path / "lut.json"), "--report", str(tmp_path / "lut.md")]) == 0
+    assert "mobilenetv3" in (tmp_path / "lut.md").read_text()
+    capsys.readouterr()
+    out = tmp_path / "run"
+    assert main(["budget", "150M", "--space", "mobilenetv3", "--trials", "2", "--proxy-steps",
+                 "2", "--tolerance", "0.5", "--out", str(out)]) == 0
+    assert (out / "best.yaml").read_text().count("family: mobilenetv3") == 1
+
+
+def test_space_brackets_the_150m_band_and_samples_valid_specs():
+    from mfsearch.space import load_space, random_specs
+
+    space = load_space("mobilenetv3")
+    low, high = (mfsearch.cost(space.extreme(smallest=s)).madds for s in (True, False))
+    assert low < 150e6 < high
+    assert low < mfsearch.cost("mobilenetv3-large-075").madds < high
+    specs = list(random_specs(space, seed=0, max_tries=5))
+    assert len(specs) == 5 and all(s.family == "mobilenetv3" for s in specs)
+    assert all(low <= mfsearch.cost(s).madds <= high for s in specs)
