@@ -1,6 +1,7 @@
 """The `mfsearch budget` smoke path: files, band, resume, interruption, NaN trials."""
 
 import csv
+import pathlib
 import re
 
 import optuna
@@ -309,6 +310,24 @@ def test_training_log_ignores_docstrings_and_comments_but_not_code():
     documented = '"""Module."""\ndef f(x):\n    """Why."""\n    # note\n    return x + 1\n'
     assert code_only(documented) == code_only("def f(x):\n    return x+1  # other\n")
     assert code_only(documented) != code_only("def f(x):\n    return x + 2\n")
+
+
+def test_training_log_fingerprints_each_familys_own_code(monkeypatch, tmp_path):
+    """Editing one family's model leaves the logged trainings of another valid."""
+    from mfsearch.search import training_log
+
+    before = {f: training_log.code_fingerprint(f) for f in ("mobile-former", "iformer")}
+    assert before["mobile-former"] != before["iformer"]
+    package = pathlib.Path(training_log.__file__).parent.parent / "families" / "iformer"
+    original = pathlib.Path.read_text
+
+    def edited(path, *args, **kwargs):
+        text = original(path, *args, **kwargs)
+        return text + "\nEDITED = 1\n" if path == package / "model.py" else text
+
+    monkeypatch.setattr(pathlib.Path, "read_text", edited)
+    assert training_log.code_fingerprint("iformer") != before["iformer"]
+    assert training_log.code_fingerprint("mobile-former") == before["mobile-former"]
 
 
 def test_fidelity_names_a_diverged_training_in_one_line(tmp_path, capsys):

@@ -8,19 +8,21 @@ import ast
 import hashlib
 import json
 from dataclasses import asdict
+from importlib import import_module
 from pathlib import Path
 
 import torch
 
 from ..data import Dataset
 from ..errors import UserError
+from ..families import DEFAULT_FAMILY, get_family
 from ..proxy.train import pick_device
 
-# The code a training's outcome depends on (globs under the package): a change to it makes
-# earlier lines stale. A family's cost model, space and `Family` object do not train.
-_CODE = ("families/*/spec.py", "families/*/layout.py", "families/*/model.py",
-         "families/*/layers.py", "families/*/pillars.py", "data/*.py", "models/layers.py",
-         "spec/*.py", "proxy/train.py", "proxy/config.py")
+# The code a training's outcome depends on (globs under the package, then under the trained
+# spec's family package): a change to it makes earlier lines stale. A family's cost model,
+# space and `Family` object do not train, nor does another family's code.
+_CODE = ("data/*.py", "models/layers.py", "spec/*.py", "proxy/train.py", "proxy/config.py")
+_FAMILY_CODE = ("spec.py", "layout.py", "model.py", "layers.py", "pillars.py")
 
 
 def code_only(source: str) -> str:
@@ -37,12 +39,16 @@ def code_only(source: str) -> str:
     return ast.dump(tree)
 
 
-def code_fingerprint() -> str:
+def code_fingerprint(family: str = DEFAULT_FAMILY) -> str:
+    """The training code of `family`'s models: the shared modules and its own package."""
     root = Path(__file__).resolve().parent.parent
-    files = sorted({f for pattern in _CODE for f in root.glob(pattern)})
+    package = Path(import_module(get_family(family).package).__file__).resolve().parent
+    files = sorted({f for pattern in _CODE for f in root.glob(pattern)}
+                   | {package / name for name in _FAMILY_CODE if (package / name).is_file()})
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update((path.relative_to(root).as_posix() if path.is_relative_to(root)
+                       else path.name).encode())
         digest.update(code_only(path.read_text(encoding="utf-8")).encode())
     return digest.hexdigest()
 
@@ -55,7 +61,8 @@ class TrainingLog:
     def __init__(self, path: Path, data: Dataset, threads: int):
         self.path = Path(path)
         self._context = {"data": data.identity(), "threads": threads,
-                         "torch": torch.__version__, "code": code_fingerprint()}
+                         "torch": torch.__version__}
+        self._code: dict[str, str] = {}  # family -> fingerprint
         self._done: dict[str, dict] = {}
         try:
             text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
@@ -77,8 +84,10 @@ class TrainingLog:
     def key(self, spec, cfg) -> str:
         architecture = {k: v for k, v in spec.to_dict().items() if k != "name"}
         config = {**asdict(cfg), "device": str(pick_device(cfg.device))}  # "auto" -> cuda/cpu
-        text = json.dumps({"spec": architecture, "config": config, **self._context},
-                          sort_keys=True)
+        if spec.family not in self._code:
+            self._code[spec.family] = code_fingerprint(spec.family)
+        text = json.dumps({"spec": architecture, "config": config, **self._context,
+                           "code": self._code[spec.family]}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
     def get(self, spec, cfg) -> dict | None:
