@@ -88,9 +88,9 @@ def load_model(model: Any = None, weights: str | Path | None = None, resolution:
                features_only: bool = False, strides: tuple[int, ...] | None = None,
                overrides: list[str] | None = None, **fields: Any):
     """The torch model with a checkpoint's weights, in eval mode. `weights`: an official
-    Mobile-Former checkpoint, a timm iFormer state dict or our own `save_model` file (then
-    `model` may be omitted: the file names its spec). `features_only`: the detection backbone,
-    returning the maps at `strides` (8, 16, 32 by default) with their `.channels`."""
+    Mobile-Former checkpoint, a timm iFormer or MobileNetV3 state dict, or our own `save_model`
+    file (then `model` may be omitted: the file names its spec). `features_only`: the detection
+    backbone, returning the maps at `strides` (8, 16, 32 by default) with their `.channels`."""
     from .families import build_model as build
     from .models.checkpoint import load_weights, read_checkpoint
 
@@ -110,9 +110,9 @@ def load_model(model: Any = None, weights: str | Path | None = None, resolution:
         load_weights(net, weights)
     net.eval()
     if features_only:
-        from .models.features import Backbone
+        from .models.features import DEFAULT_STRIDES, Backbone
 
-        net = Backbone(net, strides or (8, 16, 32))
+        net = Backbone(net, strides or DEFAULT_STRIDES)
     return net
 
 

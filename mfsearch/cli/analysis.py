@@ -39,8 +39,8 @@ def add_model_args(parser: argparse.ArgumentParser, weights: bool = True,
                                       "or a spec YAML file")
     if weights:
         parser.add_argument("--weights", metavar="FILE", help="load this checkpoint (official "
-                            "Mobile-Former .pth/.pth.tar, timm iFormer state dict or "
-                            ".safetensors, or mfsearch's own); default: random weights")
+                            "Mobile-Former .pth/.pth.tar, a timm iFormer or MobileNetV3 state "
+                            "dict or .safetensors, or mfsearch's own); default: random weights")
     if backbone:
         parser.add_argument("--backbone", action="store_true", help="the detection backbone: "
                             "no classifier head, the stride-8/16/32 feature maps out")
@@ -88,7 +88,8 @@ def cmd_variants(args: argparse.Namespace) -> int:
     family = get_family(args.family)
     rows = variant_rows(family.name, args.res, conv)
     if args.format == "json":
-        print(json.dumps({"family": family.name, "resolution": size_label(args.res), "convention": conv,
+        print(json.dumps({"family": family.name, "resolution": size_label(args.res),
+                          "convention": conv,
                           "variants": rows}, indent=2))
         return 0
     dash = lambda v, fmt: "-" if v is None else fmt.format(v)  # noqa: E731

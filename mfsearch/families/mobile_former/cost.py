@@ -119,9 +119,10 @@ def analyze(spec: MobileFormerSpec, resolution: Resolution = 224) -> ModelCost:
     if spec.former:
         parts.append(PartCost("final_mobile_to_former", "mobile_to_former",
                               {P.MOBILE_TO_FORMER: mobile_to_former(spec, lay.last_width, last)},
-                              part_info(lay.last_width, spec.token_dim, 1, lay.last_res, lay.last_res)))
+                              part_info(lay.last_width, spec.token_dim, 1, lay.last_res,
+                                        lay.last_res)))
     parts.append(PartCost("head", "head", {P.HEAD: head(spec, lay.last_width, last)},
                           part_info(lay.last_width, spec.num_classes, 1, lay.last_res, 1)))
-    return ModelCost(model=spec.name, resolution=lay.resolution, parts=parts, pillar_names=P.PILLARS,
-                     family=spec.family)
+    return ModelCost(model=spec.name, resolution=lay.resolution, parts=parts,
+                     pillar_names=P.PILLARS, family=spec.family)
 
