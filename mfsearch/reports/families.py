@@ -98,17 +98,20 @@ def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Pa
     tau = stats.kendalltau(frame["madds_M"], frame["latency_ms"]).statistic
     per_gmac = frame.assign(ms_per_gmac=frame["latency_ms"] / (frame["madds_M"] / 1e3))
     speed = per_gmac.groupby("family")["ms_per_gmac"].median()
+    families = [get_family(f) for f in dict.fromkeys(frame["family"])]
+    titles = [f.title for f in families]
+    named = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
+    counted = "; ".join(f"{f.title}: the {'BN-folded' if f.folded else 'unfolded'} network"
+                        for f in families)
     lines = [
-        f"# {' and '.join(get_family(f).title for f in dict.fromkeys(frame['family']))} "
-        "side by side", "",
+        f"# {named} side by side", "",
         f"Command: `{command}` ({datetime.date.today().isoformat()})", "",
         f"Latency: median of `torch.utils.benchmark` runs (>= {settings.min_time:g} s after "
         f"warm-up), batch {settings.batch}, {settings.resolution}x{settings.resolution}, "
         f"{settings.threads} thread(s), {settings.device}, BN folded, inference mode, the faster "
         f"memory format per model; {machine['cpu']}, torch {machine['torch']}. Params and MAdds "
-        "from the analytic cost model (Mobile-Former as the official code counts, iFormer "
-        "BN-folded as its authors count); top-1 and the published latency (another device) "
-        "are the papers'.", "",
+        f"from the analytic cost model, each family as its paper counts ({counted}); top-1 "
+        "and the published latency (another device) are the papers'.", "",
         frame.astype(object).where(frame.notna(), None).to_markdown(index=False,
                                                                     missingval="-"), "",
         f"Kendall tau between MAdds and measured latency across the families: {tau:+.3f}. "
