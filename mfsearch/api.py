@@ -132,15 +132,18 @@ def check(model: Any, resolution: Any = 224, overrides: list[str] | None = None,
                       backbone, weights)
 
 
-def search(budget: str | int = "150M", *, space: str | Path | None = None, trials: int = 12,
+def search(budget: str | int = "150M", *, space: str | Path | None = None, trials: int = 24,
            out: str | Path | None = None, data: str | Path | None = None,
            tolerance: float = 0.1, convention: str = DEFAULT_CONVENTION, resolution: int = 224,
            objectives: str = "acc", sampler: str = "tpe", seed: int = 0,
-           proxy: dict | None = None, on_event=None):
+           proxy: dict | None = None, pruner: str = "sha", eta: int = 3, finalists: int = 3,
+           confirm_seeds: int = 2, control: str | None = None, on_event=None):
     """`mfsearch budget` as a call: search `space` (a file; the shipped Mobile-Former space by
     default) under a MAdds `budget` ("150M", or an int), ranking by the short proxy
-    (`proxy`: ProxyConfig fields, e.g. {"steps": 20}); outputs go to `out` (default
-    runs/<timestamp>). Returns a `mfsearch.search.SearchResult`."""
+    (`proxy`: ProxyConfig fields, e.g. {"steps": 20}) with successive halving (`pruner`,
+    `eta`), then retrain the top `finalists` and the `control` with `confirm_seeds` further
+    seeds; outputs go to `out` (default runs/<timestamp>). Returns a
+    `mfsearch.search.SearchResult` (`.confirmation` holds the stage)."""
     import datetime
 
     from . import data as datasets
@@ -159,7 +162,8 @@ def search(budget: str | int = "150M", *, space: str | Path | None = None, trial
                               band=Band(madds, tolerance, convention,
                                         check_resolution(resolution)),
                               objectives=parse_objectives(objectives), sampler=sampler,
-                              seed=seed)
+                              seed=seed, pruner=pruner, eta=eta, finalists=finalists,
+                              confirm_seeds=confirm_seeds, control=control)
     out = Path(out) if out else Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return run_search(settings, datasets.load(data, seed=seed, load_size=cfg.resolution), out,
                       on_event,

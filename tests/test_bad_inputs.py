@@ -198,7 +198,8 @@ def test_bad_input_gets_one_line_and_exit_2(argv, expected, named, capsys):
 
 def test_bad_input_leaves_finished_work_alone(tmp_path, named, capsys):
     out = tmp_path / "run"
-    assert main(["budget", "150M", "--trials", "1", "--proxy-steps", "2", "--out", str(out)]) == 0
+    assert main(["budget", "150M", "--trials", "1", "--proxy-steps", "2", "--finalists", "0",
+                 "--out", str(out)]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     for argv in (["--space", named["BROKEN_SPACE"]], ["--data", named["EMPTY"]],
                  ["--objectives", "speed"], ["--proxy-lr", "nan"]):

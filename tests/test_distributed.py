@@ -9,12 +9,13 @@ from optuna.trial import TrialState
 
 from mfsearch.proxy.train import ProxyConfig
 from mfsearch.search import study as study_mod
+from mfsearch.search import trial as trial_mod
 from mfsearch.space import load_space
 from mfsearch.spec import load_spec
 from mfsearch.spec.io import spec_from_yaml
 
-WORKER = [sys.executable, "-m", "mfsearch", "budget", "150M", "--trials", "3",
-          "--proxy-steps", "3", "--study-name", "shared"]
+WORKER = [sys.executable, "-m", "mfsearch", "budget", "150M", "--trials", "4",
+          "--proxy-steps", "4", "--eta", "2", "--finalists", "0", "--study-name", "shared"]
 
 
 def test_two_workers_share_one_study(postgres_url, tmp_path):
@@ -31,10 +32,17 @@ def test_two_workers_share_one_study(postgres_url, tmp_path):
     numbers = [t.number for t in trials]
     assert sorted(numbers) == list(range(len(trials)))  # every number once, none lost
     assert not [t for t in trials if t.state == TrialState.RUNNING]
-    trained = [t for t in trials if t.state == TrialState.COMPLETE and t.user_attrs.get("feasible")]
-    assert len(trained) >= 3
-    both = {t.user_attrs["spec"] for t in trained}
-    assert len(both) == len(trained)  # the workers did not train the same candidate twice
+    evaluated = [t for t in trials if t.user_attrs.get("feasible")
+                 and t.state in (TrialState.COMPLETE, TrialState.PRUNED)
+                 and "duplicate_of" not in t.user_attrs]
+    assert len(evaluated) >= 4
+    # Pruned candidates stopped at a rung below the top (steps 4, rungs 2 and 4).
+    assert all(t.user_attrs["steps_trained"] == (4 if t.state == TrialState.COMPLETE else 2)
+               for t in evaluated)
+    trained = [t for t in evaluated if t.state == TrialState.COMPLETE]
+    assert trained
+    both = {t.user_attrs["spec"] for t in evaluated}
+    assert len(both) == len(evaluated)  # the workers did not train the same candidate twice
     best = max(trained, key=lambda t: t.values[0])
     # Any worker, rerun on the finished study, writes the same best spec without training.
     for i in range(2):
@@ -61,7 +69,7 @@ def test_trial_of_a_dead_worker_is_failed_and_queued_again(tmp_path, monkeypatch
     with study_mod.own_heartbeats():
         trial = dead.ask()
     load_space().sample(trial)
-    study_mod.Heartbeat(dead, trial)  # beats once, then its worker "dies"
+    trial_mod.Heartbeat(dead, trial)  # beats once, then its worker "dies"
     time.sleep(2.5)
     alive = study_mod.open_study(url, "s", settings, shared=True)
     study_mod.fail_dead_workers(alive)

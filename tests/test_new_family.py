@@ -67,7 +67,7 @@ def test_a_search_smoke_run(tiny, capsys):
     out = tiny / "run"
     assert main(["budget", "2M", "--tolerance", "0.9", "--space", str(tiny / "space.yaml"),
                  "--trials", "2", "--proxy-steps", "5", "--proxy-res", "16", "--res", "64",
-                 "--out", str(out)]) == 0
+                 "--pruner", "none", "--out", str(out)]) == 0
     with open(out / "trials.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert sum(r["state"] == "trained" for r in rows) == 2
@@ -76,10 +76,13 @@ def test_a_search_smoke_run(tiny, capsys):
     assert "family tinynet (measured: mobile-former)" in report  # the record is not for it
     assert "family: tinynet" in (out / "best.yaml").read_text()
     assert "leaderboard" in capsys.readouterr().out
+    # It ships no variant, so the confirmation has no control and says so.
+    assert "No control: the family ships no variant to compare with" in report
+    assert json.loads((out / "report.json").read_text())["control"] is None
 
 
 def test_an_unknown_family_names_the_registered_ones(tmp_path, capsys):
     (tmp_path / "x.yaml").write_text(SPEC)  # tinynet is not registered here
     assert main(["cost", str(tmp_path / "x.yaml")]) == 2
-    assert "family: expected one of mobile-former, iformer, got 'tinynet'" in \
+    assert "family: expected one of mobile-former, iformer, mobilenetv3, got 'tinynet'" in \
         capsys.readouterr().err

@@ -21,7 +21,7 @@ from mfsearch.proxy.train import train_proxy
 from mfsearch.search.run import output_lock
 from mfsearch.spec import load_model_spec, spec_from_yaml
 
-QUICK = ["--trials", "1", "--proxy-steps", "2", "--proxy-res", "16"]
+QUICK = ["--trials", "1", "--finalists", "0", "--proxy-steps", "2", "--proxy-res", "16"]
 REPO = Path(__file__).resolve().parent.parent
 
 

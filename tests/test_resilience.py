@@ -14,7 +14,8 @@ from optuna.trial import TrialState
 from mfsearch.cli import main
 
 # Three candidates: the signal lands while the second (or third) trains, however slow the poll.
-ARGS = ["budget", "150M", "--trials", "3", "--proxy-steps", "40"]
+ARGS = ["budget", "150M", "--trials", "3", "--proxy-steps", "40", "--pruner", "none",
+        "--finalists", "0"]
 
 
 def rows(out):
@@ -94,6 +95,7 @@ def test_same_seed_same_search(tmp_path, capsys):
     for name in ("a", "b"):
         out = tmp_path / name
         assert main(["budget", "150M", "--trials", "2", "--proxy-steps", "5", "--seed", "3",
+                     "--pruner", "none", "--finalists", "0",
                      "--out", str(out)]) == 0
         runs.append([{k: v for k, v in r.items() if k != "train_seconds"} for r in rows(out)])
     assert runs[0] == runs[1]

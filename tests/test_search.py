@@ -18,12 +18,16 @@ from mfsearch.proxy.fidelity_record import load_record
 from mfsearch.proxy.train import ProxyConfig
 from mfsearch.search import fidelity
 from mfsearch.search import study as study_mod
+from mfsearch.search import trial as trial_mod
 from mfsearch.search.budget import parse_budget
 from mfsearch.space import load_space
 from mfsearch.search.study import Band
 from mfsearch.spec import load_spec
 
-SMOKE = ["budget", "150M", "--trials", "2", "--proxy-steps", "5"]
+# Flat and unconfirmed: these tests are about the loop and its outputs (test_confirm.py
+# covers pruning and the confirmation stage).
+FLAT = ["--pruner", "none", "--finalists", "0"]
+SMOKE = ["budget", "150M", "--trials", "2", "--proxy-steps", "5", *FLAT]
 
 
 def rows(out):
@@ -59,7 +63,7 @@ def test_smoke_run_writes_everything_inside_the_band(tmp_path, capsys):
     assert "Not measured for this search's settings: steps 5 (measured: 60); warmup 1 " \
            "(measured: 6). Run `mfsearch fidelity`" in report
     assert "score: minus the mean training loss over the run (higher is better)" in report
-    assert re.search(r"\| +rank \| +trial \| +proxy score \| +proxy top-1 \|", report)
+    assert re.search(r"\| +rank \| +trial \| +proxy score \| +steps \| +proxy top-1 \|", report)
     assert (out / "pareto.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -67,14 +71,15 @@ def test_rerun_resumes_and_extends(tmp_path):
     out = tmp_path / "run"
     assert main([*SMOKE, "--out", str(out)]) == 0
     first = {r["trial"] for r in rows(out) if r["state"] == "trained"}
-    assert main(["budget", "150M", "--trials", "3", "--proxy-steps", "5", "--out", str(out)]) == 0
+    assert main(["budget", "150M", "--trials", "3", "--proxy-steps", "5", *FLAT,
+                 "--out", str(out)]) == 0
     trained = {r["trial"] for r in rows(out) if r["state"] == "trained"}
     assert len(trained) == 3 and first < trained
 
 
 def test_rerun_with_another_score_is_refused(tmp_path, capsys):
     out = tmp_path / "run"
-    common = ["budget", "150M", "--trials", "1", "--proxy-steps", "2", "--proxy-res", "16"]
+    common = ["budget", "150M", "--trials", "1", "--proxy-steps", "2", "--proxy-res", "16", *FLAT]
     assert main([*common, "--out", str(out)]) == 0
     capsys.readouterr()
     assert main([*common, "--trials", "2", "--proxy-score", "top1", "--out", str(out)]) == 2
@@ -94,7 +99,7 @@ def test_nan_loss_fails_the_trial_and_the_study_goes_on(tmp_path, monkeypatch, c
             raise proxy_train.TrainingDiverged("loss became nan at step 3")
         return real(spec, data, cfg, progress, **kwargs)
 
-    monkeypatch.setattr(study_mod, "train_proxy", flaky)
+    monkeypatch.setattr(trial_mod, "train_proxy", flaky)
     out = tmp_path / "run"
     assert main([*SMOKE, "--out", str(out)]) == 0
     failed = [r for r in rows(out) if r["state"] == "failed"]
@@ -104,7 +109,7 @@ def test_nan_loss_fails_the_trial_and_the_study_goes_on(tmp_path, monkeypatch, c
 
 
 def test_ctrl_c_keeps_finished_work_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
-    real = study_mod.run_trial
+    real = trial_mod.run_trial
     trained = {"n": 0}
 
     def interrupt_after_one(study, settings, data, on_step=None, on_phase=None):
@@ -367,7 +372,7 @@ def test_repeated_architectures_are_not_trained_again(tmp_path, monkeypatch, cap
     monkeypatch.setattr(search_run, "MAX_CONSECUTIVE_DUPLICATES", 3)
     out = tmp_path / "run"
     assert main(["budget", "210M", "--space", str(space), "--trials", "3", "--proxy-steps", "2",
-                 "--proxy-res", "16", "--proxy-score", "top1", "--out", str(out)]) == 0
+                 "--proxy-res", "16", "--proxy-score", "top1", *FLAT, "--out", str(out)]) == 0
     assert "stopping: the last 3 proposals repeated architectures already trained" in \
         capsys.readouterr().out
     table = rows(out)

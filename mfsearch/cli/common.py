@@ -28,6 +28,8 @@ def _number(convert, accept, expected: str):
 
 
 positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+non_negative_int = _number(int, lambda v: v >= 0, "an integer of at least 0")
+at_least_2 = _number(int, lambda v: v >= 2, "an integer of at least 2")
 at_least_3 = _number(int, lambda v: v >= 3, "an integer of at least 3 (rank statistics need 3 "
                      "architectures)")
 fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")

@@ -18,10 +18,13 @@ from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..search.budget import parse_budget, parse_latency
+from ..search.rungs import PRUNERS
+from ..spec import load_model_spec
 from ..space import load_space
 from .analysis import resolution_arg
-from .common import (add_proxy_args, at_least_3, fraction, load_data, positive_int,
-                     proxy_config, quiet_optuna, report_path, writable_dir)
+from .common import (add_proxy_args, at_least_2, at_least_3, fraction, load_data,
+                     non_negative_int, positive_int, proxy_config, quiet_optuna, report_path,
+                     writable_dir)
 from .render import fitted_table, make_console, print_fitted
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
@@ -47,8 +50,21 @@ def register(sub) -> None:
                    "multiply-accumulate, what papers' FLOPs tables count) or latency budget "
                    "with a time unit (12ms, 800us), predicted on this machine from its latency "
                    "lookup table")
-    p.add_argument("--trials", type=positive_int, default=12,
-                   help="trained candidates to reach in the study (default 12)")
+    p.add_argument("--trials", type=positive_int, default=24,
+                   help="candidates to evaluate: trained fully or stopped at a rung (default 24)")
+    g = p.add_argument_group("multi-fidelity and confirmation")
+    g.add_argument("--pruner", choices=PRUNERS, default="sha", help="sha: successive halving "
+                   "at rungs of the proxy's schedule; hyperband; none: every candidate trains "
+                   "all --proxy-steps (multi-objective searches always do)")
+    g.add_argument("--eta", type=at_least_2, default=3, help="keep the top 1/eta at each rung")
+    g.add_argument("--first-rung", type=positive_int, metavar="STEPS",
+                   help="steps of the first rung (default: --proxy-steps / eta)")
+    g.add_argument("--finalists", type=non_negative_int, default=3, help="top candidates "
+                   "retrained with further seeds after the search (0: no confirmation)")
+    g.add_argument("--confirm-seeds", type=positive_int, default=2,
+                   help="further seeds for each finalist and the control")
+    g.add_argument("--control", metavar="MODEL", help="the design to beat (default: the "
+                   "family's shipped variant nearest the budget, e.g. mobile-former-151m)")
     p.add_argument("--objectives", default="acc", help="acc (default: the proxy's score, "
                    "see --proxy-score), or acc,madds or acc,latency for a Pareto front")
     p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
@@ -135,7 +151,12 @@ def cmd_budget(args: argparse.Namespace) -> int:
     table = band.latency or (latency_table(args) if "latency" in objectives else None)
     settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy_config(args),
                               objectives=objectives, sampler=args.sampler, seed=args.seed,
-                              latency=table, fidelity_record=args.fidelity_record)
+                              latency=table, fidelity_record=args.fidelity_record,
+                              pruner=args.pruner, eta=args.eta, first_rung=args.first_rung,
+                              finalists=args.finalists, confirm_seeds=args.confirm_seeds,
+                              control=args.control)
+    if args.control:
+        load_model_spec(args.control)  # a bad control fails before any work
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
@@ -165,9 +186,11 @@ def cmd_budget(args: argparse.Namespace) -> int:
         print(json.dumps(result.summary(), indent=2))
         return 0
     _print_leaderboard(console, result)
+    if result.confirmation is not None:
+        _print_confirmation(console, result.confirmation)
     paths = result.paths
     console.print(f"wrote {paths['trials']}, {paths['best']}, {paths['report']}, "
-                  f"{paths['plot']}", highlight=False)
+                  f"{paths['json']}, {paths['plot']}", highlight=False)
     return 0
 
 
@@ -209,10 +232,12 @@ class _ProgressRenderer:
                             f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; output "
                             f"{event.info['out']}", highlight=False)
             p.console.print(f"data: {event.info['data']}", highlight=False)
+            flat = event.info.get("flat_because")
+            p.console.print(f"procedure: {event.info['procedure']}"
+                            + (f" ({flat})" if flat else ""), highlight=False)
             if event.done:
-                p.console.print(f"resuming: {event.done} trained candidate(s) already in the "
-                                "study")
-            self.task = p.add_task("trained", total=self.settings.trials, completed=event.done,
+                p.console.print(f"resuming: {event.done} candidate(s) already in the study")
+            self.task = p.add_task("candidates", total=self.settings.trials, completed=event.done,
                                    best=_best_text(event.info["best"]))
             self.step_task = p.add_task("  proxy", total=self.settings.proxy.steps, best="")
         elif event.kind == "trial":
@@ -224,10 +249,15 @@ class _ProgressRenderer:
         elif event.kind == "outcome":
             if event.outcome == "failed":
                 p.console.print(f"trial {event.trial} failed: {event.info['reason']}")
+            elif event.outcome == "pruned":
+                p.console.print(f"trial {event.trial} stopped at its rung after "
+                                f"{event.info['steps']} steps", highlight=False)
             p.update(self.step_task, description="  proxy")
             p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
         elif event.kind == "stop":
             p.console.print(f"stopping: {event.message}", highlight=False)
+        elif event.kind == "confirm":
+            p.update(self.step_task, description=f"  {event.message}", completed=0)
         p.refresh()
 
 
@@ -255,6 +285,23 @@ def _print_leaderboard(console: Console, result) -> None:
     table, dropped = fitted_table(console, "leaderboard (ranked by the proxy's score; top-1 is "
                                   "on the search's data)", columns, rows, left=0)
     print_fitted(console, table, dropped, "; trials.csv has every column")
+
+
+def _print_confirmation(console: Console, result) -> None:
+    fmt = lambda iv: "n/a" if iv is None else f"[{iv[0]:+.3f}, {iv[1]:+.3f}]"  # noqa: E731
+    rows = []
+    for c in [*result.finalists, *([result.control] if result.control else [])]:
+        role = "pick" if c is result.pick else "control" if c is result.control else ""
+        diff = (f"{sum(c.difference) / len(c.difference):+.4f}", fmt(c.difference_interval)) \
+            if c.difference else ("-", "-")
+        rows.append([c.name, role, f"{c.madds / 1e6:.1f}", f"{c.mean:.4f}", fmt(c.interval),
+                     *diff])
+    table, dropped = fitted_table(
+        console, f"confirmation (seeds {', '.join(map(str, result.seeds))}, 95% intervals)",
+        [("candidate", None), ("", None), ("MAdds (M)", 2), ("mean", None), ("interval", 1),
+         ("minus\ncontrol", None), ("its\ninterval", None)], rows, left=0)
+    print_fitted(console, table, dropped, "; report.md has every column")
+    console.print(result.verdict(), highlight=False)
 
 
 def _command_line(args: argparse.Namespace) -> str:

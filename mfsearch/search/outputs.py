@@ -40,12 +40,15 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         a = t.user_attrs
         twin = a.get("duplicate_of")
         state = "duplicate" if twin is not None else STATE.get(t.state, t.state.name.lower())
+        if state == "infeasible" and a.get("steps_trained"):
+            state = "pruned"  # stopped at a rung, not rejected by the band
         row = {"trial": t.number, "state": state,
                **{f"p_{k}": v for k, v in t.params.items()},
                "params": a.get("params"), "madds": a.get("madds"),
                **({"latency_ms": a.get("latency_ms")} if with_latency else {}),
                **{f"madds_{k}": a.get("pillars", {}).get(k) for k in pillars},
                "proxy_score": proxy_score(t) if t.state == TrialState.COMPLETE else None,
+               "steps": a.get("steps_trained"), "rung_score": a.get("rung_score"),
                "proxy_top1": a.get("proxy_top1"), "train_loss": a.get("train_loss"),
                "train_seconds": a.get("train_seconds"),
                "reason": a.get("reject_reason") or a.get("fail_reason")
@@ -54,7 +57,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
                "retry_of": a.get("retry_of")}
         rows.append(row)
     frame = pd.DataFrame(rows)
-    for col in ("params", "madds", "retry_of", *[f"madds_{k}" for k in pillars]):
+    for col in ("params", "madds", "steps", "retry_of", *[f"madds_{k}" for k in pillars]):
         if col in frame:
             frame[col] = frame[col].astype("Int64")
     for col in (c for c in frame.columns if c.startswith("p_")):
@@ -91,7 +94,7 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
         a = t.user_attrs
         p = a["pillars"]
         row = {"rank": rank, "trial": t.number, "proxy score": round(proxy_score(t), 4),
-               "proxy top-1": round(a["proxy_top1"], 4)}
+               "steps": a.get("steps_trained"), "proxy top-1": round(a["proxy_top1"], 4)}
         if "latency_ms" in a:
             row["latency (ms)"] = round(a["latency_ms"], 2)
         row["MAdds (M)"] = round(a["madds"] / 1e6, 2)
@@ -134,16 +137,21 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
 
 
 def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data_name: str,
-                  command: str, data_text: str = "") -> dict[str, Path]:
+                  command: str, data_text: str = "", confirmation=None) -> dict[str, Path]:
+    """trials.csv, best.yaml (the confirmed pick, or the best proxy score without a
+    confirmation), report.md, report.json and pareto.png."""
+    from .confirm import markdown, report_json
+
     out.mkdir(parents=True, exist_ok=True)
     paths = {"trials": out / "trials.csv", "best": out / "best.yaml", "report": out / "report.md",
-             "plot": out / "pareto.png"}
+             "json": out / "report.json", "plot": out / "pareto.png"}
     frame = trials_frame(study)
     frame.to_csv(paths["trials"], index=False)
     done = trained(study)
     board = leaderboard(study)
     if done:
-        best = best_trained(done)
+        best = (study.trials[confirmation.pick.trial] if confirmation is not None
+                else best_trained(done))
         _atomic_write(paths["best"], provenance(best, settings, command) + best.user_attrs[
             "spec"].replace(f"name: trial-{best.number}", f"name: search-best-trial-{best.number}",
                             1))
@@ -162,6 +170,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"{proxy.resolution}, lr {proxy.lr:g} cosine, data {data_name}; score: "
         f"{proxy.describe_score()} (higher is better)",
         *([f"- data: {data_text}"] if data_text else []),
+        f"- procedure: {settings.procedure()}",
         f"- trials: {json.dumps(states)}", "",
         "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label(),
                                                     settings.space.family, record), "",
@@ -174,9 +183,12 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
             if len(pillars) > 1)
         + ("; latency predicted from this machine's lookup table (`mfsearch latency-table` "
            "reports its error)" if "latency (ms)" in board else "") + ".", "",
-        "Files: `trials.csv` (every trial), `best.yaml` (best spec: `mfsearch cost best.yaml`), "
-        "`pareto.png`.", ""]
+        *(markdown(confirmation, settings) if confirmation is not None else []),
+        "Files: `trials.csv` (every trial), `best.yaml` (the pick: `mfsearch cost best.yaml`), "
+        "`report.json` (this report's figures), `pareto.png`.", ""]
     _atomic_write(paths["report"], "\n".join(lines))
+    _atomic_write(paths["json"], json.dumps(report_json(confirmation, study, settings),
+                                            indent=2) + "\n")
     return paths
 
 

@@ -17,10 +17,12 @@ import optuna
 
 from ..data import Dataset
 from ..errors import UserError
+from .confirm import Confirmation, confirm
 from .outputs import leaderboard, write_outputs
-from .study import (SearchSettings, best_trained, check_reachable, default_storage,
-                    fail_dead_workers, open_study, proxy_score, requeue_interrupted, run_trial,
+from .study import (SearchSettings, best_trained, check_reachable, default_storage, evaluated,
+                    fail_dead_workers, open_study, proxy_score, requeue_interrupted,
                     study_identity, trained)
+from .trial import run_trial
 
 # Proposals in a row outside the band before a search gives up: the band is too narrow.
 MAX_CONSECUTIVE_REJECTS = 5000
@@ -32,15 +34,17 @@ MAX_CONSECUTIVE_DUPLICATES = 50
 @dataclass(frozen=True)
 class SearchEvent:
     """What happened: `kind` is one of
-    - "start": `done` candidates are trained already; `info` has reachable (lo, hi),
-      requeued (interrupted trials queued again), out, data (what it trains on, in words) and
-      best (the best trial so far);
+    - "start": `done` candidates are evaluated already (trained, or stopped at a rung); `info`
+      has reachable (lo, hi), requeued (interrupted trials queued again), out, data (what it
+      trains on, in words), best (the best trial so far), procedure (in words) and
+      flat_because (why a search that asked for pruning trains every candidate fully);
     - "trial": a trial is about to run (`done` trained so far);
     - "step": a proxy step finished (`step`, `loss`);
     - "phase": scoring after the training started a phase (`message`: "evaluating", ...);
-    - "outcome": a trial ended (`outcome`, `trial`, `done`; `info` has best, and reason for
-      a failed one);
-    - "stop": the search ended early (`message`)."""
+    - "outcome": a trial ended (`outcome`: trained, pruned, infeasible, duplicate or failed;
+      `trial`, `done`; `info` has best, steps trained, and reason for a failed one);
+    - "stop": the search ended early (`message`);
+    - "confirm": a confirmation training starts (`message` names it)."""
 
     kind: str
     done: int = 0
@@ -58,6 +62,7 @@ class SearchResult:
     out: Path
     paths: dict[str, Path]
     stopped: str = ""  # why it stopped before reaching the trials asked for, if it did
+    confirmation: Confirmation | None = None  # the finalists and the control, retrained
 
     @property
     def trained(self) -> list[optuna.trial.FrozenTrial]:
@@ -74,13 +79,17 @@ class SearchResult:
 
     def summary(self) -> dict:
         best = self.best
+        pick = self.confirmation.pick if self.confirmation else None
         return {"out": str(self.out), "trained": len(self.trained), "stopped": self.stopped,
                 "files": {k: str(v) for k, v in self.paths.items()},
                 "best": None if best is None else {
                     "trial": best.number, "score": proxy_score(best),
                     "madds": best.user_attrs["madds"], "params": best.user_attrs["params"],
                     "latency_ms": best.user_attrs.get("latency_ms")},
-                "leaderboard": json.loads(self.leaderboard().to_json(orient="records"))}
+                "leaderboard": json.loads(self.leaderboard().to_json(orient="records")),
+                "pick": None if pick is None else {"trial": pick.trial, "mean": pick.mean,
+                                                   "madds": pick.madds},
+                "verdict": self.confirmation.verdict() if self.confirmation else None}
 
 
 LOCK_FILE = ".mfsearch.lock"
@@ -149,14 +158,17 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
     name = data.name
     described = data.describe(settings.proxy.resolution)
     done = trained(study)
-    emit(SearchEvent("start", done=len(done), info={
+    count = len(evaluated(study))
+    emit(SearchEvent("start", done=count, info={
         "reachable": (lo, hi), "requeued": requeued, "out": out, "data": described,
-        "best": best_trained(done) if done else None}))
+        "best": best_trained(done) if done else None, "procedure": settings.procedure(),
+        "flat_because": "" if settings.pruning or settings.pruner == "none" else
+        "Optuna's pruners refuse multi-objective studies"}))
     stopped = ""
     rejects = duplicates = 0
     try:
-        while len(done) < settings.trials:
-            emit(SearchEvent("trial", done=len(done)))
+        while count < settings.trials:
+            emit(SearchEvent("trial", done=count))
             if shared:
                 fail_dead_workers(study)
             outcome = run_trial(study, settings, data,
@@ -164,8 +176,10 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
                                 lambda name: emit(SearchEvent("phase", message=name)))
             last = study.trials[-1]
             done = trained(study)
-            emit(SearchEvent("outcome", done=len(done), outcome=outcome, trial=last.number,
+            count = len(evaluated(study))
+            emit(SearchEvent("outcome", done=count, outcome=outcome, trial=last.number,
                              info={"reason": last.user_attrs.get("fail_reason"),
+                                   "steps": last.user_attrs.get("steps_trained"),
                                    "best": best_trained(done) if done else None}))
             rejects = rejects + 1 if outcome == "infeasible" else 0
             duplicates = duplicates + 1 if outcome == "duplicate" else 0
@@ -177,8 +191,16 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
             if rejects > MAX_CONSECUTIVE_REJECTS:
                 raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
                                 "--tolerance or the space")
+        confirmation = None
+        if settings.finalists and count >= settings.trials:
+            import torch
+
+            emit(SearchEvent("phase", message="confirming the finalists"))
+            confirmation = confirm(study, settings, data, out, torch.get_num_threads(),
+                                   lambda message: emit(SearchEvent("confirm",
+                                                                    message=message)))
     except KeyboardInterrupt:
         paths = write_outputs(study, settings, out, name, command, described)
         raise SearchInterrupted(SearchResult(study, out, paths, "interrupted")) from None
-    paths = write_outputs(study, settings, out, name, command, described)
-    return SearchResult(study, out, paths, stopped)
+    paths = write_outputs(study, settings, out, name, command, described, confirmation)
+    return SearchResult(study, out, paths, stopped, confirmation)

@@ -1,6 +1,6 @@
-"""The search loop: sample from the space, reject candidates outside the budget band (MAdds, or
-latency predicted from the machine's lookup table) before they are built, train the feasible
-ones with the proxy, and record everything in an Optuna study that survives interruption."""
+"""A search's study: its settings and budget band, the Optuna study that records every
+candidate and survives interruption (its identity, its heartbeats on shared storages), and the
+queries on it. One candidate's life is `trial.py`; the loop is `run.py`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import optuna
 import sqlalchemy
@@ -22,11 +21,9 @@ from optuna.trial import TrialState
 from ..data import Dataset
 from ..errors import UserError
 from ..families import analyze
-from ..compat import heartbeat_recorder
 from ..latency.table import LatencyTable
 from ..proxy.config import ProxyConfig
-from ..proxy.train import TrainingDiverged, train_proxy
-from ..spec import spec_to_yaml
+from .rungs import make_pruner, rung_steps
 
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
               "latency": "minimize"}
@@ -92,6 +89,37 @@ class SearchSettings:
     latency: LatencyTable | None = None  # predicts latency for a latency band or objective
     fidelity_record: str | Path | None = None  # the measurement reports quote (None: shipped)
     checkpoint_dir: Path | None = None  # trained weights wait here until their trial is told
+    pruner: str = "sha"  # rungs.PRUNERS; multi-objective searches train every candidate fully
+    eta: int = 3  # the pruner keeps the top 1/eta of a rung
+    first_rung: int | None = None  # steps of the first rung (default: steps / eta)
+    finalists: int = 3  # trained candidates the confirmation stage retrains (0: none)
+    confirm_seeds: int = 2  # further seeds of each finalist and the control
+    control: str | None = None  # the control's variant (default: the family's nearest)
+
+    @property
+    def pruning(self) -> bool:
+        """Whether candidates are pruned at rungs (Optuna's pruners refuse multi-objective
+        studies, so those keep the flat procedure)."""
+        return self.pruner != "none" and len(self.objectives) == 1
+
+    @property
+    def rungs(self) -> tuple[int, ...]:
+        steps = self.proxy.steps
+        if not self.pruning:
+            return (steps,)
+        return rung_steps(steps, self.eta, self.first_rung or max(1, steps // self.eta))
+
+    def pruner_object(self) -> optuna.pruners.BasePruner:
+        rungs = self.rungs
+        return make_pruner(self.pruner if self.pruning else "none", rungs[0],
+                           self.proxy.steps, self.eta)
+
+    def procedure(self) -> str:
+        """The procedure in words, as reports and the study's identity state it."""
+        if not self.pruning:
+            return f"flat: every candidate trains {self.proxy.steps} steps"
+        kind = "successive halving" if self.pruner == "sha" else "Hyperband"
+        return (f"{kind}, eta {self.eta}, rungs at {', '.join(map(str, self.rungs))} steps")
 
     def latency_ms(self, spec) -> float | None:
         table = self.band.latency or self.latency
@@ -134,14 +162,14 @@ def own_heartbeats():
         yield
 
 
-def _requeue(study: optuna.Study, trial, reason: str) -> None:
+def requeue(study: optuna.Study, trial, reason: str) -> None:
     """Queue the trial's parameters again, remembering which trial this retries and why."""
     study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number,
                                                   "retry_reason": reason})
 
 
 def _requeue_stale(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    _requeue(study, trial, "worker stopped (no heartbeat)")
+    requeue(study, trial, "worker stopped (no heartbeat)")
 
 
 def study_identity(settings: SearchSettings, data: Dataset) -> dict:
@@ -163,7 +191,7 @@ def study_identity(settings: SearchSettings, data: Dataset) -> dict:
     identity.update({f"proxy.{k}": v for k, v in dataclasses.asdict(proxy).items()
                      if k not in ("device", "seed")})
     identity.update({"objectives": ",".join(settings.objectives), "sampler": settings.sampler,
-                     "seed": settings.seed})
+                     "seed": settings.seed, "procedure": settings.procedure()})
     table = band.latency or settings.latency
     if table is not None:
         identity.update({f"latency.{k}": v for k, v in dataclasses.asdict(table.settings).items()
@@ -179,10 +207,16 @@ def check_identity(study: optuna.Study, identity: dict, where: str) -> None:
         study.set_user_attr("identity", identity)
         return
     for key in dict.fromkeys([*recorded, *identity]):
-        old, new = recorded.get(key, "(not recorded)"), identity.get(key, "(not set)")
+        legacy = LEGACY[key](recorded) if key in LEGACY else "(not recorded)"
+        old, new = recorded.get(key, legacy), identity.get(key, "(not set)")
         if old != new:
             raise UserError(f"{where} holds another search: {key} was {old} there, {new} now; "
                             "resume with the same settings, or start a new --out")
+
+
+# What studies recorded before a setting was part of their identity did (so they resume).
+LEGACY = {"procedure": lambda recorded: f"flat: every candidate trains "
+                                        f"{recorded.get('proxy.steps')} steps"}
 
 
 def open_study(storage: str, name: str, settings: SearchSettings,
@@ -201,6 +235,7 @@ def open_study(storage: str, name: str, settings: SearchSettings,
                     heartbeat_stale_trial_callback=_requeue_stale) if shared else storage
                 study = optuna.create_study(storage=backend, study_name=name,
                                             directions=directions, sampler=sampler,
+                                            pruner=settings.pruner_object(),
                                             load_if_exists=True)
             break
         except Exception as exc:  # storage URLs fail in many driver-specific ways
@@ -236,7 +271,7 @@ def requeue_interrupted(study: optuna.Study) -> int:
     count = 0
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         study.tell(t.number, state=TrialState.FAIL)
-        _requeue(study, t, "interrupted")
+        requeue(study, t, "interrupted")
         count += 1
     return count
 
@@ -247,23 +282,15 @@ def fail_dead_workers(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-class Heartbeat:
-    """Records the trial's heartbeat at most every HEARTBEAT_SECONDS (only on shared storages)."""
-
-    def __init__(self, study: optuna.Study, trial: optuna.Trial) -> None:
-        self.beat = heartbeat_recorder(study, trial)
-        self.last = 0.0
-        self()
-
-    def __call__(self) -> None:
-        now = time.monotonic()
-        if self.beat is not None and now - self.last >= HEARTBEAT_SECONDS:
-            self.beat()
-            self.last = now
-
-
 def trained(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+            if t.user_attrs.get("feasible")]
+
+
+def evaluated(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Candidates trained to the top fidelity or stopped at a rung, in trial order."""
+    return [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,
+                                                                 TrialState.PRUNED))
             if t.user_attrs.get("feasible")]
 
 
@@ -274,101 +301,6 @@ def proxy_score(trial: optuna.trial.FrozenTrial) -> float:
 
 def best_trained(trials: list[optuna.trial.FrozenTrial]) -> optuna.trial.FrozenTrial:
     return max(trials, key=proxy_score)
-
-
-def architecture_key(spec) -> str:
-    """A digest of the spec without its name: equal keys mean the same network."""
-    text = spec_to_yaml(spec.replace(name="architecture"))
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-
-def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
-              on_step: Callable[[int, float], None] | None = None,
-              on_phase: Callable[[str], None] | None = None) -> str:
-    """Ask one candidate and finish it: 'trained', 'infeasible', 'duplicate' (an architecture
-    already trained, told its score again) or 'failed'. `on_step(step, loss)` follows the
-    training, `on_phase(name)` the scoring after it."""
-    with own_heartbeats():
-        return _run_trial(study, settings, data, on_step, on_phase)
-
-
-def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
-               on_step: Callable[[int, float], None] | None,
-               on_phase: Callable[[str], None] | None) -> str:
-    trial = study.ask()
-    heartbeat = Heartbeat(study, trial)
-
-    def step(n: int, loss: float) -> None:
-        heartbeat()
-        if on_step is not None:
-            on_step(n, loss)
-
-    try:
-        spec = settings.space.sample(trial)
-        if spec is None:
-            trial.set_user_attr("reject_reason", "widths shrink across stages")
-            study.tell(trial, state=TrialState.PRUNED)
-            return "infeasible"
-        band = settings.band
-        cost = analyze(spec, band.resolution)
-        madds = cost.madds(band.convention)
-        trial.set_user_attr("madds", madds)
-        trial.set_user_attr("params", cost.params)
-        trial.set_user_attr("pillars", {k: v.madds(band.convention)
-                                        for k, v in cost.pillars.items()})
-        trial.set_user_attr("spec", spec_to_yaml(spec))
-        # Latency is predicted only where it is needed: blocks new to the table are measured.
-        latency = settings.latency_ms(spec) if band.metric == "latency" else None
-        value = latency if band.metric == "latency" else madds
-        if band.contains(value) and latency is None:
-            latency = settings.latency_ms(spec)
-        if latency is not None:
-            trial.set_user_attr("latency_ms", latency)
-        if not band.contains(value):
-            trial.set_user_attr("reject_reason", f"{band.metric} {band.fmt(value)} outside "
-                                                 f"[{band.fmt(band.low)}, {band.fmt(band.budget)}]")
-            study.tell(trial, state=TrialState.PRUNED)
-            return "infeasible"
-        key = architecture_key(spec)
-        trial.set_user_attr("architecture", key)
-        twin = next((t for t in trained(study) if t.user_attrs.get("architecture") == key),
-                    None)
-        if twin is not None:
-            # The sampler proposed an architecture already trained: tell it the same score
-            # (same seed, same score) instead of training it again, and do not count it.
-            trial.set_user_attr("duplicate_of", twin.number)
-            for key in ("proxy_score", "proxy_top1"):
-                trial.set_user_attr(key, twin.user_attrs.get(key))
-            study.tell(trial, twin.values)
-            return "duplicate"
-        trial.set_user_attr("feasible", True)
-        # A retry of an interrupted trial finds its finished training here and only scores it.
-        checkpoint = (settings.checkpoint_dir / f"{key}-seed{settings.proxy.seed}.pt"
-                      if settings.checkpoint_dir is not None else None)
-        result = train_proxy(spec, data, settings.proxy, progress=step, phase=on_phase,
-                             checkpoint=checkpoint)
-    except TrainingDiverged as exc:
-        trial.set_user_attr("fail_reason", str(exc))
-        study.tell(trial, state=TrialState.FAIL)
-        return "failed"
-    except BaseException:
-        trial.set_user_attr("fail_reason", "interrupted")
-        study.tell(trial, state=TrialState.FAIL)
-        _requeue(study, trial, "interrupted")
-        raise
-    score = result.scored(settings.proxy.score)
-    trial.set_user_attr("proxy_score", score)
-    trial.set_user_attr("proxy_top1", result.accuracy)
-    trial.set_user_attr("train_loss", result.train_loss)
-    trial.set_user_attr("train_seconds", round(result.seconds, 2))
-    trial.set_user_attr("final_loss", result.final_loss)
-    values = {"acc": score, "madds": madds, "params": cost.params, "latency": latency}
-    study.tell(trial, [values[o] for o in settings.objectives])
-    if checkpoint is not None:
-        checkpoint.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # the folder goes once no trial waits in it
-            checkpoint.parent.rmdir()
-    return "trained"
 
 
 def check_reachable(space, band: Band) -> tuple[int | float, int | float]:

@@ -1,0 +1,219 @@
+"""The confirmation stage after a search: the top finalists and a control (the shipped design
+nearest the budget) each train with further seeds at the top fidelity, so the pick is the best
+confirmed mean, and the report says whether it beats the control beyond seed noise.
+
+A finalist's first seed is its search training; the control trains every seed, so differences
+are paired over the same seeds. Every confirmation training is appended to `confirmation.jsonl`
+in the output folder as it finishes: a run resumed after Ctrl-C or SIGKILL trains only what is
+missing."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import optuna
+from scipy import stats
+
+from ..data import Dataset
+from ..errors import UserError
+from ..families import analyze, family_of
+from ..proxy.train import TrainingDiverged, train_proxy
+from ..spec import load_model_spec, spec_from_yaml, variant_names
+from .study import SearchSettings, proxy_score, trained
+from .training_log import TrainingLog
+
+__all__ = ["CONFIRMATIONS", "Candidate", "Confirmation", "confirm", "control_spec"]
+
+CONFIRMATIONS = "confirmation.jsonl"
+CONFIDENCE = 0.95
+
+
+def _interval(values: list[float]) -> tuple[float, float] | None:
+    """The mean's two-sided 95% t interval (None below two values)."""
+    if len(values) < 2:
+        return None
+    mean = sum(values) / len(values)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * sd / math.sqrt(len(values))
+    return float(mean - half), float(mean + half)
+
+
+@dataclass
+class Candidate:
+    name: str
+    spec: object
+    trial: int | None  # None for the control
+    madds: int
+    params: int
+    scores: list[float] = field(default_factory=list)  # one per seed, in seed order
+    difference: list[float] = field(default_factory=list)  # minus the control's, per seed
+
+    @property
+    def mean(self) -> float:
+        return sum(self.scores) / len(self.scores)
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return _interval(self.scores)
+
+    @property
+    def difference_interval(self) -> tuple[float, float] | None:
+        return _interval(self.difference)
+
+    def to_json(self) -> dict:
+        out = {"trial": self.trial, "name": self.name, "spec": self.spec.to_dict(),
+               "madds": self.madds, "params": self.params, "scores": self.scores,
+               "mean": self.mean, "interval": self.interval}
+        if self.difference:
+            out.update(difference=sum(self.difference) / len(self.difference),
+                       difference_interval=self.difference_interval)
+        return out
+
+
+@dataclass
+class Confirmation:
+    seeds: list[int]
+    finalists: list[Candidate]
+    control: Candidate | None  # None when the family ships no variant and none was named
+
+    @property
+    def pick(self) -> Candidate:
+        return max(self.finalists, key=lambda c: c.mean)
+
+    def beats_control(self, c: Candidate) -> bool:
+        """Better than the control beyond seed noise: the paired difference's interval lies
+        above zero."""
+        band = c.difference_interval
+        return bool(band is not None and band[0] > 0)
+
+    def verdict(self) -> str:
+        if self.control is None:
+            return ("No control: the family ships no variant to compare with (name one with "
+                    "--control); the pick is the best mean over the seeds.")
+        winners = [c for c in self.finalists if self.beats_control(c)]
+        if winners:
+            return (f"{', '.join(c.name for c in winners)} beat{'s' if len(winners) == 1 else ''}"
+                    f" the control {self.control.name} beyond seed noise (the paired "
+                    "difference's 95% interval lies above zero).")
+        return (f"The search found no design better than {self.control.name} beyond seed noise: "
+                "every finalist's paired difference from it has a 95% interval that reaches "
+                "zero or below.")
+
+
+def control_spec(settings: SearchSettings):
+    """The control: `settings.control`, or the shipped variant of the space's family nearest
+    the budget (in MAdds, or in predicted latency for a latency budget); None when the family
+    ships none."""
+    if settings.control:
+        return load_model_spec(settings.control)
+    band = settings.band
+    names = variant_names(settings.space.family)
+    if not names:
+        return None
+    return min((load_model_spec(n) for n in names),
+               key=lambda s: abs(math.log(band.measure(s) / band.budget)))
+
+
+def _cost(spec, settings: SearchSettings) -> tuple[int, int]:
+    cost = analyze(spec, settings.band.resolution)
+    return cost.madds(settings.band.convention), cost.params
+
+
+def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: Path,
+            threads: int, log=lambda message: None) -> Confirmation | None:
+    """Retrain the finalists and the control with the further seeds (None when the stage is
+    off or nothing was trained)."""
+    done = sorted(trained(study), key=lambda t: -proxy_score(t))[:settings.finalists]
+    if not done:
+        return None
+    proxy = settings.proxy
+    seeds = [proxy.seed + k for k in range(settings.confirm_seeds + 1)]
+    finalists = []
+    for t in done:
+        spec = spec_from_yaml(t.user_attrs["spec"], f"trial {t.number}")
+        finalists.append(Candidate(f"trial {t.number}", spec, t.number, t.user_attrs["madds"],
+                                   t.user_attrs["params"], [proxy_score(t)]))
+    control = control_spec(settings)
+    if control is not None and family_of(control).name != settings.space.family:
+        raise UserError(f"--control {control.name}: a {family_of(control).title} model; the "
+                        f"search is over {settings.space.family}")
+    if control is not None:
+        control = Candidate(control.name, control, None, *_cost(control, settings))
+    runs = TrainingLog(out / CONFIRMATIONS, data, threads)
+    todo = [(c, s) for c in finalists for s in seeds[1:]]
+    todo += [(control, s) for s in seeds] if control is not None else []
+    try:
+        for n, (c, seed) in enumerate(todo, 1):
+            cfg = dataclasses.replace(proxy, seed=seed)
+            outcome = runs.get(c.spec, cfg)
+            if outcome is None:
+                log(f"confirmation {n}/{len(todo)}: {c.name}, seed {seed}")
+                try:
+                    result = train_proxy(c.spec, data, cfg)
+                except TrainingDiverged as exc:
+                    raise UserError(f"confirmation: {c.name} (seed {seed}) diverged: {exc}"
+                                    ) from None
+                outcome = {"score": result.scored(proxy.score), "top1": result.accuracy,
+                           "seconds": round(result.seconds, 2)}
+                runs.add(c.spec, cfg, outcome)
+            c.scores.append(outcome["score"])
+    finally:
+        runs.close()
+    for c in finalists if control is not None else ():
+        c.difference = [a - b for a, b in zip(c.scores, control.scores)]
+    return Confirmation(seeds=seeds, finalists=finalists, control=control)
+
+
+def rung_counts(study: optuna.Study, settings: SearchSettings) -> list[dict]:
+    """How many candidates reached each rung (trained at least that many steps)."""
+    from .study import evaluated
+
+    steps = [t.user_attrs.get("steps_trained", settings.proxy.steps) for t in evaluated(study)]
+    return [{"steps": r, "candidates": sum(s >= r for s in steps)} for r in settings.rungs]
+
+
+def _fmt(interval) -> str:
+    return "n/a" if interval is None else f"[{interval[0]:+.4f}, {interval[1]:+.4f}]"
+
+
+def markdown(result: Confirmation, settings: SearchSettings) -> list[str]:
+    band = settings.band
+    inside = result.control is None or band.contains(band.measure(result.control.spec))
+    rows = ["| candidate | MAdds (M) | params (M) | scores (seeds "
+            f"{', '.join(map(str, result.seeds))}) | mean | 95% interval | minus control | "
+            "its 95% interval |", "|---|---|---|---|---|---|---|---|"]
+    for c in [*result.finalists, *([result.control] if result.control else [])]:
+        diff = (f"{sum(c.difference) / len(c.difference):+.4f} | {_fmt(c.difference_interval)}"
+                if c.difference else "- | -")
+        mark = " (pick)" if c is result.pick else " (control)" if c is result.control else ""
+        rows.append(f"| {c.name}{mark} | {c.madds / 1e6:.1f} | {c.params / 1e6:.2f} | "
+                    f"{', '.join(f'{s:.4f}' for s in c.scores)} | {c.mean:.4f} | "
+                    f"{_fmt(c.interval)} | {diff} |")
+    where = "" if inside else (f" The control's cost lies outside the band "
+                               f"[{band.fmt(band.low)}, {band.fmt(band.budget)}].")
+    control = f"the control {result.control.name}" if result.control else "no control"
+    return ["## Confirmation", "",
+            f"The top {len(result.finalists)} candidates and {control} trained with seeds {', '.join(map(str, result.seeds))} at "
+            f"the top fidelity ({settings.proxy.steps} steps); a finalist's first seed is its "
+            "search training. The pick is the best mean; `best.yaml` is the pick." + where, "",
+            *rows, "", result.verdict(), ""]
+
+
+def report_json(result: Confirmation | None, study: optuna.Study,
+                settings: SearchSettings) -> dict:
+    band = settings.band
+    data = {"band": {"low": band.low, "high": band.budget, "metric": band.metric},
+            "procedure": settings.procedure(), "rungs": rung_counts(study, settings)}
+    if result is None:
+        return {**data, "finalists": [], "control": None, "pick": None,
+                "verdict": "no confirmation (no trained candidate, or --finalists 0)"}
+    pick = result.pick
+    return {**data, "seeds": result.seeds,
+            "finalists": [c.to_json() for c in result.finalists],
+            "control": result.control.to_json() if result.control else None,
+            "pick": {"trial": pick.trial, "spec": pick.spec.to_dict(), "madds": pick.madds},
+            "beats_control": bool(result.control) and result.beats_control(pick),
+            "verdict": result.verdict()}
