@@ -46,6 +46,11 @@ def test_pruned_candidates_are_recorded_and_the_control_is_confirmed(tmp_path, c
     assert control["name"] == "mobile-former-151m" and len(control["scores"]) == 2
     assert control["madds"] == 150_814_896  # shown although it lies outside the band
     assert [len(f["scores"]) for f in report["finalists"]] == [2, 2]
+    # MobileNetV3, the baseline family, gives its variant nearest the budget, same seeds.
+    baseline, = report["baselines"]
+    assert baseline["name"] == "mobilenetv3-large-075" and len(baseline["scores"]) == 2
+    assert set(report["finalists"][0]["versus"]) == {"mobilenetv3-large-075"}
+    assert report["baseline_verdicts"][0].startswith("Against mobilenetv3-large-075 (154.6M")
     pick = max(report["finalists"], key=lambda f: f["mean"])
     assert report["pick"]["trial"] == pick["trial"]
     assert f"search-best-trial-{pick['trial']}" in (out / "best.yaml").read_text()
@@ -100,12 +105,12 @@ def test_confirmation_resumes_after_sigkill_without_retraining(tmp_path):
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
     kept = log.read_text().splitlines()
-    assert 2 <= len(kept) < 7  # 2 finalists x 2 seeds + the control's 3
+    assert 2 <= len(kept) < 10  # 2 finalists x 2 seeds + the control's 3 + the baseline's 3
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert rerun.returncode == 0, rerun.stderr
     lines = log.read_text().splitlines()
     assert lines[:len(kept)] == kept  # finished runs kept, none trained again
-    assert len(lines) == 7 and len({json.loads(line)["key"] for line in lines}) == 7
+    assert len(lines) == 10 and len({json.loads(line)["key"] for line in lines}) == 10
     report = json.loads((out / "report.json").read_text())
     assert len(report["control"]["scores"]) == 3
 

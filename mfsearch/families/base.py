@@ -53,6 +53,9 @@ class Family:
     # cross-attention weights a forward computes (families with a cross-attention bridge).
     attention: str | None = None
 
+    # A baseline family: searches of other families confirm their pick against its shipped
+    # variant nearest a MAdds budget (the design the field compares with).
+    baseline: bool = False
     # Shipped variant -> its name in the published-results table, where that is not the
     # variant's own name (compared case-insensitively).
     published_names: dict[str, str] = field(default_factory=dict)

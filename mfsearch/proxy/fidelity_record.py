@@ -89,6 +89,15 @@ def fidelity_summary(proxy=None, data_name: str | None = None, band_label: str |
         agreement += (f" Against the other seeds' longer runs, one longer run ranks at tau "
                       f"{h['long']:.2f} (a yardstick for one short run) and one proxy "
                       f"run at {h['proxy']:.2f}, on average over seeds.")
+    if "ceiling" in r:
+        corrected = s["proxy"].get("kendall_corrected")
+        agreement += (f" The reference's seeds correlate at r {r['seed_agreement_r']:.2f}, so "
+                      f"the mean of {repeats} has reliability {r['reliability']:.2f} "
+                      f"(Spearman-Brown) and no ranker can exceed tau {r['ceiling']:.2f} "
+                      f"against it: the proxy reaches {100 * s['proxy']['of_ceiling']:.0f}% "
+                      "of that ceiling"
+                      + (f" (tau {corrected:.2f} corrected for the reference's noise)."
+                         if corrected is not None else "."))
     interval = s["proxy"].get("kendall_interval")
     spread = (f" ({r['confidence']:.0%} bootstrap interval over architectures "
               f"{interval[0]:.2f} to {interval[1]:.2f})" if interval else "")

@@ -19,7 +19,7 @@ from scipy import stats
 
 from ..data import Dataset
 from ..errors import UserError
-from ..families import analyze, family_of
+from ..families import all_families, analyze, family_of
 from ..proxy.train import TrainingDiverged, train_proxy
 from ..spec import load_model_spec, spec_from_yaml, variant_names
 from .study import SearchSettings, proxy_score, trained
@@ -50,6 +50,7 @@ class Candidate:
     params: int
     scores: list[float] = field(default_factory=list)  # one per seed, in seed order
     difference: list[float] = field(default_factory=list)  # minus the control's, per seed
+    versus: dict[str, list[float]] = field(default_factory=dict)  # minus each baseline's
 
     @property
     def mean(self) -> float:
@@ -70,6 +71,9 @@ class Candidate:
         if self.difference:
             out.update(difference=sum(self.difference) / len(self.difference),
                        difference_interval=self.difference_interval)
+        if self.versus:
+            out["versus"] = {name: {"difference": sum(d) / len(d), "interval": _interval(d)}
+                             for name, d in self.versus.items()}
         return out
 
 
@@ -78,6 +82,8 @@ class Confirmation:
     seeds: list[int]
     finalists: list[Candidate]
     control: Candidate | None  # None when the family ships no variant and none was named
+    # Designs of the baseline families (MobileNetV3) nearest a MAdds budget, same seeds.
+    baselines: list[Candidate] = field(default_factory=list)
 
     @property
     def pick(self) -> Candidate:
@@ -102,6 +108,17 @@ class Confirmation:
                 "every finalist's paired difference from it has a 95% interval that reaches "
                 "zero or below.")
 
+    def baseline_verdicts(self) -> list[str]:
+        """Whether the pick beats each baseline beyond seed noise, one sentence each."""
+        pick, lines = self.pick, []
+        for b in self.baselines:
+            band = _interval(pick.versus[b.name])
+            beats = band is not None and band[0] > 0
+            lines.append(f"Against {b.name} ({b.madds / 1e6:.1f}M MAdds), {pick.name} "
+                         f"{'beats it' if beats else 'does not beat it'} beyond seed noise on "
+                         f"this data (paired difference {_fmt(band)}).")
+        return lines
+
 
 def control_spec(settings: SearchSettings):
     """The control: `settings.control`, or the shipped variant of the space's family nearest
@@ -115,6 +132,21 @@ def control_spec(settings: SearchSettings):
         return None
     return min((load_model_spec(n) for n in names),
                key=lambda s: abs(math.log(band.measure(s) / band.budget)))
+
+
+def baseline_specs(settings: SearchSettings) -> list:
+    """For a MAdds budget, the shipped variant nearest it of each baseline family other than
+    the searched one (MobileNetV3: the design the field compares with)."""
+    band = settings.band
+    if band.metric != "madds":
+        return []
+    specs = []
+    for family in all_families().values():
+        names = variant_names(family.name)
+        if family.baseline and family.name != settings.space.family and names:
+            specs.append(min((load_model_spec(n) for n in names),
+                             key=lambda s: abs(math.log(band.measure(s) / band.budget))))
+    return specs
 
 
 def _cost(spec, settings: SearchSettings) -> tuple[int, int]:
@@ -142,9 +174,11 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
                         f"search is over {settings.space.family}")
     if control is not None:
         control = Candidate(control.name, control, None, *_cost(control, settings))
+    baselines = [Candidate(s.name, s, None, *_cost(s, settings))
+                 for s in baseline_specs(settings)]
     runs = TrainingLog(out / CONFIRMATIONS, data, threads)
     todo = [(c, s) for c in finalists for s in seeds[1:]]
-    todo += [(control, s) for s in seeds] if control is not None else []
+    todo += [(c, s) for c in [*([control] if control else []), *baselines] for s in seeds]
     try:
         for n, (c, seed) in enumerate(todo, 1):
             cfg = dataclasses.replace(proxy, seed=seed)
@@ -162,9 +196,11 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
             c.scores.append(outcome["score"])
     finally:
         runs.close()
-    for c in finalists if control is not None else ():
-        c.difference = [a - b for a, b in zip(c.scores, control.scores)]
-    return Confirmation(seeds=seeds, finalists=finalists, control=control)
+    for c in finalists:
+        if control is not None:
+            c.difference = [a - b for a, b in zip(c.scores, control.scores)]
+        c.versus = {b.name: [x - y for x, y in zip(c.scores, b.scores)] for b in baselines}
+    return Confirmation(seeds=seeds, finalists=finalists, control=control, baselines=baselines)
 
 
 def rung_counts(study: optuna.Study, settings: SearchSettings) -> list[dict]:
@@ -185,10 +221,12 @@ def markdown(result: Confirmation, settings: SearchSettings) -> list[str]:
     rows = ["| candidate | MAdds (M) | params (M) | scores (seeds "
             f"{', '.join(map(str, result.seeds))}) | mean | 95% interval | minus control | "
             "its 95% interval |", "|---|---|---|---|---|---|---|---|"]
-    for c in [*result.finalists, *([result.control] if result.control else [])]:
+    for c in [*result.finalists, *([result.control] if result.control else []),
+              *result.baselines]:
         diff = (f"{sum(c.difference) / len(c.difference):+.4f} | {_fmt(c.difference_interval)}"
                 if c.difference else "- | -")
-        mark = " (pick)" if c is result.pick else " (control)" if c is result.control else ""
+        mark = (" (pick)" if c is result.pick else " (control)" if c is result.control
+                else " (baseline)" if c in result.baselines else "")
         rows.append(f"| {c.name}{mark} | {c.madds / 1e6:.1f} | {c.params / 1e6:.2f} | "
                     f"{', '.join(f'{s:.4f}' for s in c.scores)} | {c.mean:.4f} | "
                     f"{_fmt(c.interval)} | {diff} |")
@@ -199,7 +237,8 @@ def markdown(result: Confirmation, settings: SearchSettings) -> list[str]:
             f"The top {len(result.finalists)} candidates and {control} trained with seeds {', '.join(map(str, result.seeds))} at "
             f"the top fidelity ({settings.proxy.steps} steps); a finalist's first seed is its "
             "search training. The pick is the best mean; `best.yaml` is the pick." + where, "",
-            *rows, "", result.verdict(), ""]
+            *rows, "", result.verdict(), "", *result.baseline_verdicts(),
+            *([""] if result.baselines else [])]
 
 
 def report_json(result: Confirmation | None, study: optuna.Study,
@@ -214,6 +253,7 @@ def report_json(result: Confirmation | None, study: optuna.Study,
     return {**data, "seeds": result.seeds,
             "finalists": [c.to_json() for c in result.finalists],
             "control": result.control.to_json() if result.control else None,
+            "baselines": [b.to_json() for b in result.baselines],
             "pick": {"trial": pick.trial, "spec": pick.spec.to_dict(), "madds": pick.madds},
             "beats_control": bool(result.control) and result.beats_control(pick),
-            "verdict": result.verdict()}
+            "verdict": result.verdict(), "baseline_verdicts": result.baseline_verdicts()}

@@ -22,6 +22,7 @@ from ..errors import UserError
 from ..proxy.config import SCORES, ProxyConfig
 from ..proxy.train import TrainingDiverged, train_proxy
 from ..space import random_specs
+from .ceiling import corrected_tau, reliability
 from .study import Band
 from .training_log import TrainingLog
 
@@ -273,6 +274,13 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
         record["seed_taus"] = seed_taus(frame, seeds)
         record["held_out"] = {kind: held_out_taus(frame, seeds, kind)
                               for kind in ("proxy", "long")}
+        ceiling = reliability(frame, [f"long_seed{s}" for s in seeds])
+        record.update(archs=count, reliability=ceiling["reliability"],
+                      ceiling=ceiling["ceiling_tau"],
+                      seed_agreement_r=ceiling["seed_agreement_r"])
+        for stat in record["stats"].values():
+            stat["kendall_corrected"] = corrected_tau(stat["kendall"], record)
+            stat["of_ceiling"] = stat["kendall"] / record["ceiling"] if record["ceiling"] else None
     return frame, record
 
 
@@ -367,6 +375,23 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
             f"{record['factor']}x the proxy's cost, is the yardstick for one short run: "
             f"{record['factor']}x {_per_seed(h['long'], first)}; proxy "
             f"{_per_seed(h['proxy'], first)}.", ""]
+    if "ceiling" in record:
+        rows = [{"ranker": name, "Kendall tau": round(s["kendall"], 3),
+                 "corrected": None if s.get("kendall_corrected") is None
+                 else round(s["kendall_corrected"], 3),
+                 "of the ceiling": None if s.get("of_ceiling") is None
+                 else f"{100 * s['of_ceiling']:.0f}%"} for name, s in record["stats"].items()]
+        lines += [
+            "## Against the reference's ceiling", "",
+            f"Two seeds of the {record['factor']}x training correlate at r = "
+            f"{record['seed_agreement_r']:+.3f} (Pearson, mean over pairs); by Spearman-Brown "
+            f"the mean of {len(record['seed_taus'])} seeds has reliability "
+            f"{record['reliability']:.3f}, so no ranker can exceed Kendall tau "
+            f"{record['ceiling']:+.3f} against it (the true ranking's expected tau, via "
+            "tau = 2/pi arcsin r). Corrected: each tau divided, as a correlation, by the square "
+            "root of that reliability (what it would score against a reference of infinitely "
+            "many seeds). The one-4x-run yardstick is in the section above.", "",
+            pd.DataFrame(rows).to_markdown(index=False), ""]
     lines += ["## Per architecture", "", frame.to_markdown(index=False), ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
