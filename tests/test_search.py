@@ -1,6 +1,8 @@
 """The `mfsearch budget` smoke path: files, band, resume, interruption, NaN trials."""
 
 import csv
+import json
+import math
 import pathlib
 import re
 
@@ -201,7 +203,16 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     assert load_record() == before  # the shipped record is never written
     written = load_record(tmp_path / "fidelity.json")  # the record goes beside the report
     assert written["architectures"] == 3 and set(written["stats"]) >= {"proxy", "params"}
-    assert len((tmp_path / "fidelity.trainings.jsonl").read_text().splitlines()) == 12
+    lines = (tmp_path / "fidelity.trainings.jsonl").read_text().splitlines()
+    assert len(lines) == 12
+    # Every training keeps its per-step losses, so a rung's running score can be read off it.
+    for entry in map(json.loads, lines):
+        assert len(entry["outcome"]["losses"]) == entry["steps"]
+        assert -sum(entry["outcome"]["losses"]) / entry["steps"] == entry["outcome"]["loss"]
+    # The ceiling the reference's own seeds allow, and each ranker's share of it.
+    r1, rel = written["seed_agreement_r"], written["reliability"]
+    assert written["archs"] == 3 and rel == pytest.approx(2 * r1 / (1 + r1))  # Spearman-Brown
+    assert written["ceiling"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(max(0, rel))))
 
 
 def test_tau_interval_resamples_architectures_with_all_their_rankings():
@@ -277,11 +288,11 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
     calls = []
     real = fidelity.train_proxy
 
-    def interrupted_after_three(spec, data, cfg):
+    def interrupted_after_three(spec, data, cfg, **kwargs):
         if len(calls) == 3:
             raise KeyboardInterrupt
         calls.append(spec.name)
-        return real(spec, data, cfg)
+        return real(spec, data, cfg, **kwargs)
 
     monkeypatch.setattr(fidelity, "train_proxy", interrupted_after_three)
     with pytest.raises(KeyboardInterrupt):

@@ -185,13 +185,15 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
             outcome = runs.get(c.spec, cfg)
             if outcome is None:
                 log(f"confirmation {n}/{len(todo)}: {c.name}, seed {seed}")
+                losses: list[float] = []
                 try:
-                    result = train_proxy(c.spec, data, cfg)
+                    result = train_proxy(c.spec, data, cfg,
+                                         progress=lambda step, loss: losses.append(loss))
                 except TrainingDiverged as exc:
                     raise UserError(f"confirmation: {c.name} (seed {seed}) diverged: {exc}"
                                     ) from None
                 outcome = {"score": result.scored(proxy.score), "top1": result.accuracy,
-                           "seconds": round(result.seconds, 2)}
+                           "seconds": round(result.seconds, 2), "losses": losses}
                 runs.add(c.spec, cfg, outcome)
             c.scores.append(outcome["score"])
     finally:

@@ -139,14 +139,17 @@ def _start_worker(data: Dataset, threads: int) -> None:
 
 
 def _train_one(spec, data: Dataset, cfg: ProxyConfig) -> dict:
-    """Every score of one training (keyed as in SCORES) and its seconds."""
+    """Every score of one training (keyed as in SCORES), its seconds and its per-step losses
+    (from which a rung's running score can be read wherever another schedule agrees)."""
+    losses: list[float] = []
     try:
-        result = train_proxy(spec, data, cfg)
+        result = train_proxy(spec, data, cfg, progress=lambda step, loss: losses.append(loss))
     except TrainingDiverged as exc:
         raise UserError(f"{spec.name} (seed {cfg.seed}, {cfg.steps} steps) diverged: {exc}; "
                         "a ranking needs every training to finish (try a lower --proxy-lr)"
                         ) from None
-    return {**{kind: result.scored(kind) for kind in SCORES}, "seconds": result.seconds}
+    return {**{kind: result.scored(kind) for kind in SCORES}, "seconds": result.seconds,
+            "losses": losses}
 
 
 def _train_in_worker(task) -> tuple:
