@@ -21,7 +21,7 @@ OFFICIAL = {"iformer-t": (2.873, 0.5305), "iformer-s": (6.540, 1.0924),
 
 def test_six_variants_ship_in_size_order():
     assert variant_names("iformer") == list(OFFICIAL)
-    assert len(variant_names(None)) == 13
+    assert len(variant_names(None)) == 7 + 6 + 6  # Mobile-Former, iFormer, MobileNetV3
 
 
 @pytest.mark.parametrize("name", list(OFFICIAL))

@@ -11,7 +11,7 @@ import torch
 import mfsearch
 from mfsearch.cli import main
 from mfsearch.families import all_families
-from mfsearch.models.fold import fold_batchnorm
+from tests.reference import assert_matches, randomised
 
 timm = pytest.importorskip("timm", reason="timm is a test dependency: pip install -e '.[test]'")
 from fvcore.nn import FlopCountAnalysis  # noqa: E402
@@ -20,7 +20,6 @@ from timm.layers import get_act_layer  # noqa: E402
 from timm.models._efficientnet_blocks import SqueezeExcite  # noqa: E402
 from timm.models._efficientnet_builder import decode_arch_def, round_channels  # noqa: E402
 from timm.models.mobilenetv3 import MobileNetV3  # noqa: E402
-from timm.utils.model import reparameterize_model  # noqa: E402
 
 WIDTHS = {"large-075": 0.75, "large-100": 1.0, "large-125": 1.25, "small-050": 0.5,
           "small-075": 0.75, "small-100": 1.0}
@@ -50,41 +49,12 @@ def timm_model(variant: str) -> torch.nn.Module:
                          force_act_layer=torch.nn.ReLU, rd_round_fn=round_channels))
 
 
-def randomised(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, buf in model.named_buffers():
-            if name.endswith("running_mean"):
-                buf.copy_(torch.randn(buf.shape, generator=gen) * 0.1)
-            elif name.endswith("running_var"):
-                buf.copy_(torch.rand(buf.shape, generator=gen) + 0.5)
-        for name, p in model.named_parameters():
-            if p.ndim == 1:
-                p.copy_(torch.rand(p.shape, generator=gen) + 0.5 if name.endswith("weight")
-                        else torch.randn(p.shape, generator=gen) * 0.1)
-    return model.eval()
-
-
-def relative(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    return ((ours - theirs).abs().max() / theirs.abs().max()).item()
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_params_and_logits_equal_timm(variant, tmp_path):
     reference = randomised(timm_model(variant), seed=0)
-    ours = mfsearch.build_model(variant)
-    assert (sum(p.numel() for p in ours.parameters())
+    assert (sum(p.numel() for p in mfsearch.build_model(variant).parameters())
             == sum(p.numel() for p in reference.parameters()))
-    torch.save(reference.state_dict(), tmp_path / "timm.pth")
-    ours = mfsearch.load_model(variant, weights=tmp_path / "timm.pth")
-    x = torch.randn(2, 3, 160, 160, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        theirs = reference(x)
-        assert relative(ours(x), theirs) <= 1e-5
-        folded = fold_batchnorm(ours)
-        assert relative(folded(x), theirs) <= 1e-5
-        assert relative(folded(x), reparameterize_model(reference)(x)) <= 1e-5
-    assert sum(p.numel() for p in folded.parameters()) == mfsearch.cost(variant).params
+    assert_matches(reference, variant, tmp_path, 160)
 
 
 def core_counts(model: torch.nn.Module, size: int) -> dict[str, int]:

@@ -5,53 +5,17 @@ import pytest
 import torch
 
 import mfsearch
-from mfsearch.models.fold import fold_batchnorm
+from tests.reference import assert_matches, randomised, relative
 
 timm = pytest.importorskip("timm", reason="timm is a test dependency: pip install -e '.[test]'")
-from timm.utils.model import reparameterize_model  # noqa: E402
 
 VARIANTS = ["t", "s", "m", "l", "l2", pytest.param("h", marks=pytest.mark.slow)]
-
-
-def randomised(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Every BN statistic, BN affine, bias and layer scale off its initial value, so that a tensor
-    landing in the wrong place shows in the logits."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, buf in model.named_buffers():
-            if name.endswith("running_mean"):
-                buf.copy_(torch.randn(buf.shape, generator=gen) * 0.1)
-            elif name.endswith("running_var"):
-                buf.copy_(torch.rand(buf.shape, generator=gen) + 0.5)
-        for name, p in model.named_parameters():
-            if name.endswith("gamma") or (p.ndim == 1 and name.endswith("weight")):
-                p.copy_(torch.rand(p.shape, generator=gen) + 0.5)
-            elif name.endswith("bias"):
-                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
-    return model.eval()
-
-
-def relative(ours: torch.Tensor, theirs: torch.Tensor) -> float:
-    return ((ours - theirs).abs().max() / theirs.abs().max()).item()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_iformer_matches_timm(variant, tmp_path):
     reference = randomised(timm.create_model(f"iformer_{variant}", pretrained=False), seed=0)
-    path = tmp_path / f"iformer_{variant}.pth"
-    torch.save(reference.state_dict(), path)
-    ours = mfsearch.load_model(f"iformer-{variant}", weights=path)
-    assert (sum(p.numel() for p in ours.parameters())
-            == sum(p.numel() for p in reference.parameters()))
-    x = torch.randn(2, 3, 128, 128, generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        theirs = reference(x)
-        assert relative(ours(x), theirs) <= 1e-5
-        folded = fold_batchnorm(ours)
-        assert relative(folded(x), theirs) <= 1e-5
-        assert relative(folded(x), reparameterize_model(reference)(x)) <= 1e-5
-    # The folded network is the one the cost model describes: its params are the analytic ones.
-    assert sum(p.numel() for p in folded.parameters()) == mfsearch.cost(f"iformer-{variant}").params
+    assert_matches(reference, f"iformer-{variant}", tmp_path, 128)
 
 
 def test_timm_safetensors_weights_load(tmp_path):

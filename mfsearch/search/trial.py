@@ -18,8 +18,7 @@ from ..families import analyze
 from ..proxy.train import TrainingDiverged, train_proxy
 from ..spec import spec_to_yaml
 from .rungs import RungReporter
-from .study import (HEARTBEAT_SECONDS, SearchSettings, evaluated, own_heartbeats, requeue,
-                    trained)
+from .study import HEARTBEAT_SECONDS, SearchSettings, evaluated, own_heartbeats, requeue
 
 __all__ = ["Heartbeat", "architecture_key", "run_trial"]
 

@@ -1,0 +1,49 @@
+"""Helpers for the tests that check our models against a reference implementation (timm)."""
+
+import torch
+
+
+def randomised(model: torch.nn.Module, seed: int) -> torch.nn.Module:
+    """Every BN statistic, BN affine, bias and layer scale off its initial value, so that a
+    tensor landing in the wrong place shows in the logits; returned in eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, buf in model.named_buffers():
+            if name.endswith("running_mean"):
+                buf.copy_(torch.randn(buf.shape, generator=gen) * 0.1)
+            elif name.endswith("running_var"):
+                buf.copy_(torch.rand(buf.shape, generator=gen) + 0.5)
+        for name, p in model.named_parameters():
+            if name.endswith("gamma") or (p.ndim == 1 and name.endswith("weight")):
+                p.copy_(torch.rand(p.shape, generator=gen) + 0.5)
+            elif p.ndim == 1:
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+    return model.eval()
+
+
+def relative(ours: torch.Tensor, theirs: torch.Tensor) -> float:
+    """Largest absolute difference relative to the reference's largest magnitude."""
+    return ((ours - theirs).abs().max() / theirs.abs().max()).item()
+
+
+def assert_matches(reference: torch.nn.Module, variant: str, tmp_path, size: int) -> None:
+    """Ours, with the reference's (randomised) weights loaded from a file, has its parameters
+    and its logits within 1e-5, unfolded and BN-folded (also against the reference's own
+    fused form), and the folded network has the analytic cost model's parameters."""
+    import mfsearch
+    from mfsearch.models.fold import fold_batchnorm
+    from timm.utils.model import reparameterize_model
+
+    path = tmp_path / "reference.pth"
+    torch.save(reference.state_dict(), path)
+    ours = mfsearch.load_model(variant, weights=path)
+    assert (sum(p.numel() for p in ours.parameters())
+            == sum(p.numel() for p in reference.parameters()))
+    x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        theirs = reference(x)
+        assert relative(ours(x), theirs) <= 1e-5
+        folded = fold_batchnorm(ours)
+        assert relative(folded(x), theirs) <= 1e-5
+        assert relative(folded(x), reparameterize_model(reference)(x)) <= 1e-5
+    assert sum(p.numel() for p in folded.parameters()) == mfsearch.cost(variant).params
