@@ -80,6 +80,12 @@ def test_a_confirmation_within_seed_noise_says_so():
     result = Confirmation([0, 1, 2], [close, clear], control)
     assert result.pick is clear and result.beats_control(clear)
     assert result.verdict().startswith("trial 4 beats the control mobile-former-151m")
+    # A design no better than guessing (here top-1 with 2 classes) is named as such.
+    result.chance = 0.55
+    assert result.warnings() == [
+        "mobile-former-151m scored 0.550, no better than guessing (0.550): the proxy's "
+        "settings do not train it, so comparisons with it say more about the settings than "
+        "about the design."]
 
 
 def test_a_multi_objective_search_names_the_flat_procedure(tmp_path, capsys):

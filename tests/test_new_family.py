@@ -58,6 +58,17 @@ def test_cost_of_a_family_defined_in_the_tests(tiny, capsys):
     assert "tiny-a @ 224x224: pillars" in capsys.readouterr().out
 
 
+
+def test_a_family_without_backbone_or_weights_support_says_so(tiny, capsys):
+    """The optional parts of a family (feature maps, other naming, attention) fail in one line
+    where a family leaves them out."""
+    assert main(["check", str(tiny / "tiny.yaml"), "--res", "64", "--backbone"]) == 2
+    assert "its family's model has no backbone mode" in capsys.readouterr().err
+    assert main(["attention", str(tiny / "tiny.yaml"), "--model", str(tiny / "tiny.yaml"),
+                 "--res", "32", "--out", str(tiny / "maps")]) == 2
+    assert "has no cross-attention bridge to look into" in capsys.readouterr().err
+
+
 def test_check_agrees_with_fvcore_exactly(tiny, capsys):
     assert main(["check", str(tiny / "tiny.yaml"), "--res", "64"]) == 0
     assert "agree exactly" in capsys.readouterr().out

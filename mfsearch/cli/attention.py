@@ -42,7 +42,7 @@ def cmd_attention(args: argparse.Namespace) -> int:
     model = load_model(spec, args.weights, args.res)
     out = writable_dir(Path(args.out))
     result = run_attention(model, args.image, out, args.blocks, trained=bool(args.weights),
-                           command=shlex.join(["mfsearch", *args.argv]))
+                           command=shlex.join(["mfsearch", *args.argv]), spec=spec)
     console = make_console(soft_wrap=True)
     shapes = ", ".join(f"block {b}: {tuple(result.maps[b]['mobile_to_former'].shape)}"
                        for b in result.blocks[:3])

@@ -306,6 +306,8 @@ def _print_confirmation(console: Console, result) -> None:
     console.print(result.verdict(), highlight=False)
     for line in result.baseline_verdicts():
         console.print(line, highlight=False)
+    for line in result.warnings():
+        console.print(f"warning: {line}", highlight=False)
 
 
 def _command_line(args: argparse.Namespace) -> str:

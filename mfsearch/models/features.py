@@ -35,6 +35,9 @@ class Backbone(nn.Module):
 
     def __init__(self, model: nn.Module, strides: tuple[int, ...] = DEFAULT_STRIDES):
         super().__init__()
+        if not hasattr(model, "feature_levels"):
+            raise UserError(f"{type(model).__name__}: its family's model has no backbone mode "
+                            "(it does not expose feature_levels and forward_features)")
         levels = model.feature_levels()
         have = sorted({s for s, _ in levels})
         strides = tuple(sorted(set(strides)))

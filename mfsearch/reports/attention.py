@@ -154,9 +154,11 @@ def _readme(spec, image, chosen, state: str, command: str) -> str:
 
 
 def run_attention(model, image: str | Path, out: Path, blocks: str | None = None,
-                  trained: bool = False, command: str = "mfsearch attention") -> AttentionResult:
+                  trained: bool = False, command: str = "mfsearch attention",
+                  spec=None) -> AttentionResult:
     """Maps of `model` (a torch model of a family with a bridge) on `image`, written to `out`:
-    attention.npz, block<N>.png, first_token.png, argmax_tokens.png and a README.md."""
+    attention.npz, block<N>.png, first_token.png, argmax_tokens.png and a README.md. `spec`:
+    the model's spec, where the model does not carry it as `.spec`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -164,7 +166,7 @@ def run_attention(model, image: str | Path, out: Path, blocks: str | None = None
 
     from .files import claim, remember
 
-    spec = model.spec
+    spec = spec if spec is not None else model.spec
     family = family_of(spec)
     if family.attention is None:
         raise UserError(f"{spec.name}: {family.title} has no cross-attention bridge to look into")

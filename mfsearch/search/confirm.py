@@ -84,6 +84,17 @@ class Confirmation:
     control: Candidate | None  # None when the family ships no variant and none was named
     # Designs of the baseline families (MobileNetV3) nearest a MAdds budget, same seeds.
     baselines: list[Candidate] = field(default_factory=list)
+    chance: float | None = None  # the score of guessing (minus ln C, or 1 / C for top-1)
+
+    def warnings(self) -> list[str]:
+        """Designs that scored no better than guessing: the proxy's settings do not train them,
+        so a comparison with them says more about the settings than about the design."""
+        if self.chance is None:
+            return []
+        rows = [*self.finalists, *([self.control] if self.control else []), *self.baselines]
+        return [f"{c.name} scored {c.mean:.3f}, no better than guessing ({self.chance:.3f}): "
+                "the proxy's settings do not train it, so comparisons with it say more about "
+                "the settings than about the design." for c in rows if c.mean <= self.chance]
 
     @property
     def pick(self) -> Candidate:
@@ -199,7 +210,9 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
         if control is not None:
             c.difference = [a - b for a, b in zip(c.scores, control.scores)]
         c.versus = {b.name: [x - y for x, y in zip(c.scores, b.scores)] for b in baselines}
-    return Confirmation(seeds=seeds, finalists=finalists, control=control, baselines=baselines)
+    chance = (-math.log(data.num_classes) if proxy.score == "loss" else 1 / data.num_classes)
+    return Confirmation(seeds=seeds, finalists=finalists, control=control, baselines=baselines,
+                        chance=chance)
 
 
 def rung_counts(study: optuna.Study, settings: SearchSettings) -> list[dict]:
@@ -237,7 +250,8 @@ def markdown(result: Confirmation, settings: SearchSettings) -> list[str]:
             f"the top fidelity ({settings.proxy.steps} steps); a finalist's first seed is its "
             "search training. The pick is the best mean; `best.yaml` is the pick." + where, "",
             *rows, "", result.verdict(), "", *result.baseline_verdicts(),
-            *([""] if result.baselines else [])]
+            *([""] if result.baselines else []),
+            *(f"Warning: {w}" for w in result.warnings()), *([""] if result.warnings() else [])]
 
 
 def report_json(result: Confirmation | None, study: optuna.Study,
@@ -255,4 +269,5 @@ def report_json(result: Confirmation | None, study: optuna.Study,
             "baselines": [b.to_json() for b in result.baselines],
             "pick": {"trial": pick.trial, "spec": pick.spec.to_dict(), "madds": pick.madds},
             "beats_control": bool(result.control) and result.beats_control(pick),
-            "verdict": result.verdict(), "baseline_verdicts": result.baseline_verdicts()}
+            "verdict": result.verdict(), "baseline_verdicts": result.baseline_verdicts(),
+            "warnings": result.warnings()}
