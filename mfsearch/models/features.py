@@ -14,7 +14,7 @@ from torch import nn
 
 from ..errors import UserError
 
-__all__ = ["DEFAULT_STRIDES", "Backbone", "parse_strides"]
+__all__ = ["DEFAULT_STRIDES", "Backbone", "parse_strides", "staged_maps"]
 
 DEFAULT_STRIDES = (8, 16, 32)
 
@@ -27,6 +27,17 @@ def parse_strides(text: str) -> tuple[int, ...]:
     if not strides:
         raise UserError("strides: give at least one, e.g. 8,16,32")
     return strides
+
+
+def staged_maps(x: torch.Tensor, modules, taps: tuple[int, ...]) -> list[torch.Tensor]:
+    """Run `modules` (a stem, then the stages) in turn and keep the outputs whose index is in
+    `taps`: `forward_features` of a family whose stages pass one tensor along."""
+    maps = []
+    for i, module in enumerate(modules):
+        x = module(x)
+        if i in taps:
+            maps.append(x)
+    return maps
 
 
 class Backbone(nn.Module):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ...models.features import staged_maps
 from ...models.layers import conv_bn
 from ...models.limits import check_limits
 from . import pillars as P
@@ -184,13 +185,7 @@ class IFormer(nn.Module):
 
     def forward_features(self, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
         """The maps after the stages (stem = 0, then stages 1-4) in `taps`."""
-        x = self.stem(x)
-        maps = [x] if 0 in taps else []
-        for i, stage in enumerate(self.stages, start=1):
-            x = stage(x)
-            if i in taps:
-                maps.append(x)
-        return maps
+        return staged_maps(x, [self.stem, *self.stages], taps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.stages(self.stem(x)))

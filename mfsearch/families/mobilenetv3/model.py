@@ -13,6 +13,7 @@ import math
 import torch
 from torch import nn
 
+from ...models.features import staged_maps
 from ...models.limits import check_limits
 from . import pillars as P
 from .cost import analyze
@@ -192,13 +193,7 @@ class MobileNetV3(nn.Module):
 
     def forward_features(self, x: torch.Tensor, taps: tuple[int, ...]) -> list[torch.Tensor]:
         """The maps after the stages (stem = 0, then the spec's stages) in `taps`."""
-        x = self.stem(x)
-        maps = [x] if 0 in taps else []
-        for i, stage in enumerate(self.blocks, start=1):
-            x = stage(x)
-            if i in taps:
-                maps.append(x)
-        return maps
+        return staged_maps(x, [self.stem, *self.blocks], taps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.final_conv(self.blocks(self.stem(x))))
