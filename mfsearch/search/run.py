@@ -192,7 +192,7 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
                 raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
                                 "--tolerance or the space")
         confirmation = None
-        if settings.finalists and count >= settings.trials:
+        if settings.finalists:  # also after an early stop: confirm what the search found
             import torch
 
             emit(SearchEvent("phase", message="confirming the finalists"))
