@@ -47,9 +47,9 @@ def architecture_key(spec) -> str:
 def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
               on_step: Callable[[int, float], None] | None = None,
               on_phase: Callable[[str], None] | None = None) -> str:
-    """Ask one candidate and finish it: 'trained', 'infeasible', 'duplicate' (an architecture
-    already trained, told its score again) or 'failed'. `on_step(step, loss)` follows the
-    training, `on_phase(name)` the scoring after it."""
+    """Ask one candidate and finish it: 'trained', 'pruned' (stopped at a rung), 'infeasible',
+    'duplicate' (an architecture already evaluated, told its outcome again) or 'failed'.
+    `on_step(step, loss)` follows the training, `on_phase(name)` the scoring after it."""
     with own_heartbeats():
         return _run_trial(study, settings, data, on_step, on_phase)
 
