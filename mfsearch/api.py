@@ -91,7 +91,7 @@ def load_model(model: Any = None, weights: str | Path | None = None, resolution:
     Mobile-Former checkpoint, a timm iFormer or MobileNetV3 state dict, or our own `save_model`
     file (then `model` may be omitted: the file names its spec). `features_only`: the detection
     backbone, returning the maps at `strides` (8, 16, 32 by default) with their `.channels`."""
-    from .families import build_model as build
+    from .families import build_model as build, family_of
     from .models.checkpoint import load_weights, read_checkpoint
 
     if model is None:
@@ -107,7 +107,7 @@ def load_model(model: Any = None, weights: str | Path | None = None, resolution:
     spec = load_spec(model, overrides, **fields)
     net = build(spec, check_resolution(resolution))
     if weights is not None:
-        load_weights(net, weights)
+        load_weights(net, weights, family_of(spec).import_weights)
     net.eval()
     if features_only:
         from .models.features import DEFAULT_STRIDES, Backbone

@@ -85,7 +85,7 @@ def counted_model(spec, resolution=224, backbone: bool = False, weights=None):
     model = build_model(spec, resolution)
     if weights is not None:
         from ..models.checkpoint import load_weights
-        load_weights(model, weights)
+        load_weights(model, weights, family_of(spec).import_weights)
     if backbone:
         from ..models.features import Backbone
         model = Backbone(model)

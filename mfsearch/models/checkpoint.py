@@ -6,7 +6,7 @@ carry besides tensors (timm's saver stores the argparse Namespace of the run; th
 iFormer releases hold NumPy scalars). From a training checkpoint the first of `state_dict_ema`,
 `model_ema`, `state_dict`, `model` is taken, as timm's loader does, and the `module.` (DataParallel,
 DDP) and `_orig_mod.` (torch.compile) prefixes are stripped. Names another implementation uses
-are mapped by the model's family (`Family.import_weights`); nothing loads with `strict=False`.
+are mapped by the caller's `import_weights` (the family's); nothing loads with `strict=False`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from torch import nn
 
 from ..compat import numpy_pickle_globals
 from ..errors import UserError
-from ..families import family_of
 
 __all__ = ["OWN_FORMAT", "Checkpoint", "load_weights", "read_checkpoint", "save_weights"]
 
@@ -160,14 +159,15 @@ def _names(names: list[str]) -> str:
     return ", ".join(names[:_SHOWN]) + more
 
 
-def load_weights(model: nn.Module, path: str | Path) -> str:
+def load_weights(model: nn.Module, path: str | Path, import_weights=None) -> str:
     """Load a checkpoint into `model` exactly (every tensor, every shape), or fail with one line.
-    Returns what was loaded, for a status line."""
+    `import_weights(state, model)` renames another implementation's tensors (the model's
+    `Family.import_weights`). Returns what was loaded, for a status line."""
     ckpt = read_checkpoint(path)
     own = model.state_dict()
     state, naming = ckpt.state, "mfsearch names"
-    if set(state) != set(own):
-        converted = family_of(model.spec).import_weights(state, model)
+    if set(state) != set(own) and import_weights is not None:
+        converted = import_weights(state, model)
         if converted is not None:
             state, naming = converted
     name = model.spec.name
