@@ -11,6 +11,8 @@ reason and a test (tests/test_compat.py) that pins the behaviour used.
   own ArgumentDefaultsHelpFormatter works); ours adds the default where the help omits it.
 - NumPy 2 moved `numpy.core` to the private `numpy._core`; checkpoints pickled under NumPy 1 name
   the scalar type by its old path, so loading them with `weights_only` allows it under both.
+- ExecuTorch's Python runtime runs XNNPACK on one process-wide thread pool whose size it sets
+  only through a private call; a latency figure needs the thread count it states.
 """
 
 from __future__ import annotations
@@ -44,6 +46,14 @@ def numpy_pickle_globals() -> list:
     if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
         allowed.append((core.multiarray.scalar, "numpy.core.multiarray.scalar"))
     return allowed
+
+
+def executorch_threads(count: int) -> None:
+    """Size ExecuTorch's process-wide thread pool (XNNPACK's) to `count` threads."""
+    from executorch.extension.pybindings import portable_lib
+
+    if portable_lib._threadpool_get_thread_count() != count:
+        portable_lib._unsafe_reset_threadpool(count)
 
 
 def fvcore_default_handles(ops: tuple[str, ...]) -> dict:

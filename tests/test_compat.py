@@ -6,6 +6,7 @@ import re
 import time
 
 import optuna
+import pytest
 import torch
 
 from mfsearch.compat import accept_negative_values, fvcore_default_handles, heartbeat_recorder
@@ -48,3 +49,15 @@ def test_fvcore_default_handles_count_a_linear():
     analysis.set_op_handle(**handles)
     analysis.unsupported_ops_warnings(False)
     assert analysis.total() == 2 * 8 * 4
+
+
+def test_executorch_thread_pool_is_sized_to_the_stated_threads():
+    portable_lib = pytest.importorskip(
+        "executorch.extension.pybindings.portable_lib",
+        reason="executorch's wheel is not installed on this machine")
+    from mfsearch.compat import executorch_threads
+
+    executorch_threads(2)
+    assert portable_lib._threadpool_get_thread_count() == 2
+    executorch_threads(1)
+    assert portable_lib._threadpool_get_thread_count() == 1

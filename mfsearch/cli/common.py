@@ -106,3 +106,10 @@ def load_data(args: argparse.Namespace):
 
     return datasets.load(args.data, val_fraction=args.val_fraction, seed=args.seed,
                          load_size=args.proxy_res)
+
+
+def add_engine_arg(p) -> None:
+    p.add_argument("--engine", default="torch", metavar="NAME",
+                   help="runtime that runs the model: torch (eager), onnxruntime (the ONNX "
+                   "export in ONNX Runtime) or executorch (the XNNPACK-lowered program); the "
+                   "last two need `pip install 'mfsearch[deploy]'` (default: torch)")

@@ -11,11 +11,12 @@ import sys
 
 from ..errors import UserError
 from ..families import analyze
-from ..latency.settings import MEMORY_FORMATS, LatencySettings
+from ..latency.settings import MEMORY_FORMATS, LatencySettings, memory_format_for
 from ..space import load_space
 from ..spec.geometry import size_text
 from .analysis import add_model_args, model_spec, resolution_arg
-from .common import positive_float, positive_int, report_path, seed_int, writable_dir
+from .common import (add_engine_arg, positive_float, positive_int, report_path, seed_int,
+                     writable_dir)
 from .render import fitted_table, make_console, print_fitted, share
 
 
@@ -25,16 +26,20 @@ def add_latency_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=positive_int, default=1,
                    help="intra-op threads, fixed for reproducible figures (default 1)")
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time")
-    p.add_argument("--memory-format", choices=MEMORY_FORMATS, default="auto",
-                   help="auto times both briefly and keeps the faster (default)")
+    p.add_argument("--memory-format", choices=MEMORY_FORMATS, default=None,
+                   help="torch's input layout; auto times both briefly and keeps the faster "
+                   "(default: auto, channels_last for a lookup table; contiguous for the "
+                   "other engines, which lay out tensors themselves)")
     p.add_argument("--min-time", type=positive_float, default=1.0, metavar="S",
                    help="seconds of timed runs per figure (default 1)")
+    add_engine_arg(p)
 
 
-def settings_from(args: argparse.Namespace) -> LatencySettings:
+def settings_from(args: argparse.Namespace, memory_format: str = "auto") -> LatencySettings:
     return LatencySettings(resolution=args.res, batch=args.batch, threads=args.threads,
-                           device=args.device, memory_format=args.memory_format,
-                           min_time=args.min_time).check()
+                           device=args.device, min_time=args.min_time, engine=args.engine,
+                           memory_format=memory_format_for(args.engine, args.memory_format,
+                                                           memory_format)).check()
 
 
 def register(sub) -> None:
@@ -67,7 +72,6 @@ def register(sub) -> None:
     p.add_argument("--table", metavar="FILE", help="lookup table file (default: one per "
                    "machine and settings under ~/.cache/mfsearch)")
     add_latency_args(p)
-    p.set_defaults(memory_format="channels_last")
     p.add_argument("--report", help="the error report (default: reports/latency_lut.md in a "
                    "checkout of mfsearch)")
     p.set_defaults(func=cmd_latency_table)
@@ -86,7 +90,7 @@ def register(sub) -> None:
 
 def settings_line(report) -> str:
     s, m = report.settings, report.machine
-    return (f"batch {s['batch']}, {size_text(s['resolution'])}, {s['threads']} thread(s), "
+    return (f"{report.engine}, batch {s['batch']}, {size_text(s['resolution'])}, {s['threads']} thread(s), "
             f"{s['device']}, {report.memory_format}, BN folded, inference mode, "
             f"{report.latency.runs} runs of >= {s['min_time']:g}s after {s['warmup']} warm-up; "
             f"{m['cpu']}" + (f" / {m['gpu']}" if m["gpu"] and s["device"] == "cuda" else "")
@@ -136,6 +140,8 @@ def cmd_latency(args: argparse.Namespace) -> int:
         console.print(f"throughput: {tp['images_per_s']:.1f} images/s at batch {tp['batch']} "
                       f"({tp['median_ms']:.2f} ms per batch)", highlight=False)
     console.print(f"settings: {settings_line(report)}", highlight=False)
+    for note in report.notes:
+        console.print(f"{settings.engine}: {note}", highlight=False)
     if frame is not None:
         rows = [[r.pillar, f"{r.ms:.3f}", share(r.ms, frame.ms.sum()), f"{r.madds / 1e6:.2f}",
                  share(r.madds, cost.madds('paper'))] for r in frame.itertuples()]
@@ -144,8 +150,9 @@ def cmd_latency(args: argparse.Namespace) -> int:
             [("pillar", None), ("ms", None), ("time %", None), ("MAdds (M)", 1),
              ("MAdds %", None)], rows)
         print_fitted(console, table, dropped)
-        console.print("per-pillar times: median exclusive time of the pillar's modules over 30 "
-                      "hooked forwards (hooks add a little; 'other' is glue outside any pillar)",
+        from ..deploy import get_engine
+
+        console.print(f"per-pillar times: {get_engine(settings.engine).pillar_note}",
                       highlight=False)
     return 0
 
@@ -154,7 +161,7 @@ def cmd_latency_table(args: argparse.Namespace) -> int:
     from ..latency import evaluate
     from ..latency.table import LatencyTable
 
-    settings = settings_from(args)
+    settings = settings_from(args, "channels_last")
     report = report_path(args.report, "reports/latency_lut.md", "--report")
     space = load_space(args.space)
     calibration, specs = evaluate.split_specs(space, args.calibrate, args.specs, args.seed,

@@ -16,15 +16,15 @@ from rich.progress import TimeRemainingColumn
 
 from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..latency.settings import MEMORY_FORMATS, LatencySettings
+from ..latency.settings import MEMORY_FORMATS, LatencySettings, memory_format_for
 from ..search.budget import parse_budget, parse_latency
 from ..search.rungs import PRUNERS
 from ..spec import load_model_spec
 from ..space import load_space
 from .analysis import resolution_arg
-from .common import (add_proxy_args, at_least_2, at_least_3, fraction, load_data,
-                     non_negative_int, positive_int, proxy_config, quiet_optuna, report_path,
-                     writable_dir)
+from .common import (add_engine_arg, add_proxy_args, at_least_2, at_least_3, fraction,
+                     load_data, non_negative_int, positive_int, proxy_config, quiet_optuna,
+                     report_path, writable_dir)
 from .render import fitted_table, make_console, print_fitted
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
@@ -85,8 +85,10 @@ def register(sub) -> None:
                    "machine and settings under ~/.cache/mfsearch)")
     g.add_argument("--threads", type=positive_int, default=1, help="CPU threads the latency is "
                    "measured with (default 1)")
-    g.add_argument("--memory-format", choices=MEMORY_FORMATS[1:], default="channels_last",
-                   help="memory format latency is measured in")
+    g.add_argument("--memory-format", choices=MEMORY_FORMATS[1:], default=None,
+                   help="torch's memory format latency is measured in (default: channels_last; "
+                   "contiguous for the other engines)")
+    add_engine_arg(g)
     p.set_defaults(func=cmd_budget)
 
     p = sub.add_parser("fidelity", help="rank correlation of the proxy against longer training")
@@ -122,7 +124,9 @@ def latency_table(args: argparse.Namespace):
     from ..latency.table import LatencyTable
 
     settings = LatencySettings(resolution=args.res, threads=args.threads, device="cpu",
-                               memory_format=args.memory_format).check()
+                               memory_format=memory_format_for(args.engine, args.memory_format,
+                                                               "channels_last"),
+                               engine=args.engine).check()
     return LatencyTable.open(args.latency_table, settings)
 
 

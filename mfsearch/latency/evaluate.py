@@ -80,6 +80,11 @@ def evaluate(table: LatencyTable, specs: list, log=print) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _kendall(a, b) -> float:
+    """Kendall tau, NaN below two specs (where no ranking exists)."""
+    return round(float(stats.kendalltau(a, b).statistic), 3) if len(a) > 1 else float("nan")
+
+
 def summary(frame: pd.DataFrame) -> dict:
     errors = frame["error_pct"].abs()
     return {
@@ -89,10 +94,8 @@ def summary(frame: pd.DataFrame) -> dict:
             frame["blocks_error_pct"].abs())), 2),
         "max_abs_error_pct": round(float(errors.max()), 2),
         "within_10pct": int((errors <= 10).sum()),
-        "kendall_lut": round(float(stats.kendalltau(frame["predicted_ms"],
-                                                    frame["measured_ms"]).statistic), 3),
-        "kendall_madds": round(float(stats.kendalltau(frame["madds"],
-                                                      frame["measured_ms"]).statistic), 3),
+        "kendall_lut": _kendall(frame["predicted_ms"], frame["measured_ms"]),
+        "kendall_madds": _kendall(frame["madds"], frame["measured_ms"]),
     }
 
 
@@ -104,8 +107,10 @@ def write_report(frame: pd.DataFrame, table: LatencyTable, family: str, path: Pa
     text = "\n".join([
         "# Latency lookup table: prediction error", "",
         f"Command: `{command}` ({datetime.date.today().isoformat()})", "",
-        f"Settings: batch {st.batch}, {st.resolution}x{st.resolution}, {st.threads} thread(s), "
+        f"Settings: engine {m.get('engine', st.engine)}, batch {st.batch}, "
+        f"{st.resolution}x{st.resolution}, {st.threads} thread(s), "
         f"{st.device}, {st.memory_format}, BN folded, inference mode; each block timed alone "
+        f"(exported alone where the engine runs files) "
         f"for >= {table.part_time:g} s, each whole model for >= {st.min_time:g} s "
         f"(median of `torch.utils.benchmark` blocked_autorange). Machine: {m['cpu']}, torch "
         f"{m['torch']}.", "",

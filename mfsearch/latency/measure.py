@@ -12,8 +12,9 @@ import contextlib
 import os
 import platform
 import statistics
+import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,6 +22,8 @@ from torch import nn
 from torch.utils import benchmark
 
 from ..cost.fvcore_count import pillar_roots
+from ..deploy import Engine, get_engine
+from ..deploy.export import export_file
 from ..models.fold import fold_batchnorm
 from ..spec.geometry import as_size, size_label
 from .settings import LatencySettings
@@ -116,6 +119,8 @@ class LatencyReport:
     per_image_ms: float
     throughput: dict | None  # {"batch", "median_ms", "images_per_s"}
     pillars: dict[str, float] | None  # median exclusive ms per pillar (+ "other")
+    engine: str = "torch"  # the runtime and its version
+    notes: list[str] = field(default_factory=list)  # what the engine's export said
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,13 +128,60 @@ class LatencyReport:
 
 def measure(model: nn.Module, name: str, settings: LatencySettings,
             throughput_batch: int | None = 32, breakdown: bool = True,
-            breakdown_runs: int = 30) -> LatencyReport:
+            breakdown_runs: int = 30, exported: Path | None = None) -> LatencyReport:
+    """`model`'s latency in the settings' engine; `exported`: the model's file for that
+    engine, exported already (by `mfsearch.deploy.export_model`), so it is not exported again."""
     settings.check()
+    engine = get_engine(settings.engine)
     with torch_threads(settings.threads):
-        return _measure(model, name, settings, throughput_batch, breakdown, breakdown_runs)
+        if engine.exports:
+            return _measure_exported(engine, model, name, settings, throughput_batch,
+                                     breakdown, breakdown_runs, exported)
+        return _measure(engine, model, name, settings, throughput_batch, breakdown,
+                        breakdown_runs)
 
 
-def _measure(model: nn.Module, name: str, settings: LatencySettings,
+def _measure_exported(engine: Engine, model: nn.Module, name: str, settings: LatencySettings,
+                      throughput_batch: int | None, breakdown: bool,
+                      breakdown_runs: int, exported: Path | None) -> LatencyReport:
+    """The same figures in a runtime that runs an exported file: exported once (a dynamic
+    batch traced at 2 at least), loaded with the settings' threads, timed by the same harness;
+    per-pillar times from the engine's profiler where it has one."""
+    deployed = prepare(model, settings, "contiguous")
+    x = example_input(settings, settings.batch, "contiguous")
+    trace = example_input(settings, max(2, settings.batch), "contiguous") \
+        if engine.dynamic_batch else x
+    with tempfile.TemporaryDirectory() as tmp:
+        path = exported or Path(tmp) / f"model{engine.suffix}"
+        notes = [] if exported else export_file(deployed, engine, (trace,), path,
+                                                engine.dynamic_batch, name)
+        session = engine.load(path, settings.threads)
+        timing = time_call(lambda: session.run(x), settings.threads, settings.min_time,
+                           settings.warmup, False)
+        throughput = None
+        if throughput_batch and throughput_batch > settings.batch and engine.dynamic_batch:
+            big_x = example_input(settings, throughput_batch, "contiguous")
+            big = time_call(lambda: session.run(big_x), settings.threads, settings.min_time, 2,
+                            False)
+            throughput = {"batch": throughput_batch, "median_ms": big.median_ms,
+                          "images_per_s": throughput_batch / big.median_ms * 1e3}
+        pillars = session.pillar_times((x,), breakdown_runs) if breakdown else None
+    if pillars is not None:
+        order = list(getattr(deployed, "pillar_names", ())) + ["other"]
+        pillars = {k: pillars[k] for k in order if k in pillars} | \
+            {k: v for k, v in pillars.items() if k not in order}
+    if engine.profile_note:
+        notes.append(engine.profile_note)
+    if throughput_batch and throughput_batch > settings.batch and not engine.dynamic_batch:
+        notes.append(f"no throughput figure: an {engine.name} program has a static batch")
+    return LatencyReport(model=name, settings={**asdict(settings),
+                                               "resolution": size_label(settings.resolution)},
+                         memory_format="contiguous", machine=machine(), latency=timing,
+                         per_image_ms=timing.median_ms / settings.batch, throughput=throughput,
+                         pillars=pillars, engine=engine.label(), notes=notes)
+
+
+def _measure(engine: Engine, model: nn.Module, name: str, settings: LatencySettings,
              throughput_batch: int | None, breakdown: bool,
              breakdown_runs: int) -> LatencyReport:
     fmt = pick_memory_format(model, settings)
@@ -152,7 +204,8 @@ def _measure(model: nn.Module, name: str, settings: LatencySettings,
                          memory_format=fmt,
                          machine=machine(), latency=timing,
                          per_image_ms=timing.median_ms / settings.batch,
-                         throughput=throughput, pillars=pillars)
+                         throughput=throughput, pillars=pillars,
+                         engine=engine.label())
 
 
 def pillar_times(model: nn.Module, x: torch.Tensor, runs: int, sync: bool) -> dict[str, float]:

@@ -19,6 +19,7 @@ class LatencySettings:
     memory_format: str = "auto"  # auto: time both for a moment, keep the faster
     min_time: float = 1.0  # seconds of timed runs (blocked_autorange)
     warmup: int = 10
+    engine: str = "torch"  # the runtime that runs the model (mfsearch.deploy's engines)
 
     def check(self) -> LatencySettings:
         if self.device == "cuda":
@@ -30,4 +31,24 @@ class LatencySettings:
             raise UserError(f"--device: expected cpu or cuda, got {self.device!r}")
         if self.memory_format not in MEMORY_FORMATS:
             raise UserError(f"--memory-format: expected one of {', '.join(MEMORY_FORMATS)}")
+        if _exports(self.engine):
+            if self.device != "cpu":
+                raise UserError(f"--engine {self.engine} runs on the CPU here: drop --device "
+                                f"{self.device}")
+            if self.memory_format != "contiguous":
+                raise UserError(f"--memory-format {self.memory_format} is torch's: "
+                                f"{self.engine} takes plain (contiguous) input and lays out "
+                                "tensors itself")
         return self
+
+
+def memory_format_for(engine: str, chosen: str | None, default: str) -> str:
+    """The memory format a figure is measured in: torch's is chosen (else `default`); an
+    exporting engine takes plain input."""
+    return chosen or ("contiguous" if _exports(engine) else default)
+
+
+def _exports(engine: str) -> bool:
+    from ..deploy import get_engine
+
+    return get_engine(engine).exports

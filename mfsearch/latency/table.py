@@ -3,8 +3,9 @@ by block type and shape, cached in a JSON file; a spec's latency is predicted as
 parts' entries (microseconds of lookups once its blocks are in the table).
 
 Blocks are timed in place: the whole (BN-folded) model runs once with hooks that capture each
-part's inputs, then each part not yet in the table is timed alone on those inputs. Parts are the
-cost model's parts, so the table's keys reuse the cost model's geometry.
+part's inputs, then each part not yet in the table is timed alone on those inputs, in the
+table's engine (exported alone to its runtime where the engine runs files). Parts are the cost
+model's parts, so the table's keys reuse the cost model's geometry, with the engine.
 """
 
 from __future__ import annotations
@@ -18,25 +19,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import torch
-
+from ..deploy import get_engine
 from ..errors import UserError
 from ..families import analyze, build_model, family_of
+from ..models.parts import part_inputs
 from .measure import (LatencySettings, example_input, machine, prepare, time_call,
                       torch_threads)
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2  # 2: entries keyed by engine too
 _NEVER = {"name", "description"}  # no block's latency depends on these, in any family
 
 
-def part_key(spec, part) -> str:
-    """Block type and everything its latency depends on, as a stable string: the part's
-    geometry and the spec fields its family does not list as ignored (or head-only)."""
+def part_key(spec, part, engine: str = "torch") -> str:
+    """Engine, block type and everything its latency depends on, as a stable string: the
+    part's geometry and the spec fields its family does not list as ignored (or head-only)."""
     family = family_of(spec)
     ignored = _NEVER | family.latency_ignored | (set() if part.kind == "head"
                                                   else family.head_only)
     context = {k: v for k, v in spec.to_dict().items() if k not in ignored}
-    return json.dumps({"family": spec.family, "kind": part.kind, **part.info, **context},
+    return json.dumps({"engine": engine, "family": spec.family, "kind": part.kind,
+                       **part.info, **context},
                       sort_keys=True, separators=(",", ":"))
 
 
@@ -76,7 +78,7 @@ class LatencyTable:
         if settings.memory_format == "auto":
             raise UserError("a latency table needs one memory format: pass --memory-format "
                             "channels_last or contiguous")
-        info = machine()
+        info = machine() | {"engine": get_engine(settings.engine).label()}
         path = Path(path) if path else default_path(settings, info)
         table = cls(settings=settings, machine=info, path=path)
         if path.exists():
@@ -92,7 +94,8 @@ class LatencyTable:
                                 "--table)") from None
             other = data.get("machine", {})
             if data.get("version") != TABLE_VERSION or not _same_settings(saved, settings) or \
-                    (other.get("cpu"), other.get("torch")) != (info["cpu"], info["torch"]):
+                    (other.get("cpu"), other.get("torch"), other.get("engine")) != \
+                    (info["cpu"], info["torch"], info["engine"]):
                 raise UserError(f"{path}: measured with other settings or on another machine "
                                 f"({saved}); pass another --table")
             table.entries, table.calibration = dict(entries), dict(calibration)
@@ -121,7 +124,8 @@ class LatencyTable:
         """Sum of the parts' table entries; parts not yet in the table are measured first."""
         cost = analyze(spec, self.settings.resolution)
         # Parts that compute nothing (learned tokens, say) take no time of their own.
-        keys = [(p, part_key(spec, p)) for p in cost.parts if p.counts.ops]
+        keys = [(p, part_key(spec, p, self.settings.engine)) for p in cost.parts
+                if p.counts.ops]
         missing = {k for _, k in keys if k not in self.entries}
         if missing:
             self._measure_parts(spec, {p.name: k for p, k in keys if k in missing})
@@ -150,32 +154,27 @@ class LatencyTable:
 
     def _time_parts(self, spec, wanted: dict[str, str]) -> None:
         s = self.settings
+        engine = get_engine(s.engine)
         model = prepare(build_model(spec, s.resolution), s, s.memory_format)
-        captured: dict[str, tuple] = {}
-        handles = [m.register_forward_pre_hook(
-            lambda mod, args, name=name: captured.__setitem__(name, args))
-            for name, m in model.parts()]
-        try:
-            with torch.inference_mode():
-                model(example_input(s, s.batch, s.memory_format))
-        finally:
-            for h in handles:
-                h.remove()
+        captured = part_inputs(model, example_input(s, s.batch, s.memory_format))
         todo = [(name, module) for name, module in model.parts() if name in wanted]
-        for n, (name, module) in enumerate(todo):
-            key = wanted[name]
-            if key in self.entries:  # a shape met twice is timed once
-                continue
-            if self.progress is not None:
-                self.progress(n, len(todo), f"{spec.name} {name}")
-            args = captured[name]
-            t = time_call(lambda m=module, a=args: m(*a), s.threads, self.part_time, 3,
-                          s.device == "cuda")
-            self.entries[key] = {"median_ms": t.median_ms, "iqr_ms": t.iqr_ms, "runs": t.runs}
+        with tempfile.TemporaryDirectory() as tmp:
+            for n, (name, module) in enumerate(todo):
+                key = wanted[name]
+                if key in self.entries:  # a shape met twice is timed once
+                    continue
+                if self.progress is not None:
+                    self.progress(n, len(todo), f"{spec.name} {name}")
+                args = captured[name]
+                session = engine.deploy(module, args, Path(tmp), s.threads)
+                t = time_call(lambda a=args: session.run(*a), s.threads, self.part_time, 3,
+                              s.device == "cuda")
+                self.entries[key] = {"median_ms": t.median_ms, "iqr_ms": t.iqr_ms,
+                                     "runs": t.runs}
 
 
 def _same_settings(saved: dict, settings: LatencySettings) -> bool:
-    keys = ("resolution", "batch", "threads", "device", "memory_format")
+    keys = ("resolution", "batch", "threads", "device", "memory_format", "engine")
     return all(saved.get(k) == getattr(settings, k) for k in keys)
 
 
@@ -184,6 +183,6 @@ def default_path(settings: LatencySettings, info: dict) -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mfsearch"
     cpu = re.sub(r"[^a-z0-9]+", "-", (info["gpu"] if settings.device == "cuda" else info["cpu"])
                  .lower()).strip("-")
-    name = (f"latency-{cpu}-{settings.device}-t{settings.threads}-b{settings.batch}-"
-            f"r{settings.resolution}-{settings.memory_format}.json")
+    name = (f"latency-{cpu}-{settings.engine}-{settings.device}-t{settings.threads}-"
+            f"b{settings.batch}-r{settings.resolution}-{settings.memory_format}.json")
     return root / name

@@ -66,7 +66,7 @@ class Band:
         if self.latency is not None:
             s = self.latency.settings
             return (f"{self.budget:g} ms predicted latency (lookup table {self.latency.path}: "
-                    f"batch {s.batch}, {s.resolution}x{s.resolution}, {s.threads} thread(s), "
+                    f"{self.latency.machine.get('engine', s.engine)}, batch {s.batch}, {s.resolution}x{s.resolution}, {s.threads} thread(s), "
                     f"{s.device}, {s.memory_format})")
         return (f"{self.budget:,} MAdds ({self.convention} convention, "
                 f"{self.resolution}x{self.resolution})")

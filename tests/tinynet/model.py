@@ -58,6 +58,11 @@ class TinyNet(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.head = Head(cin, spec.head, spec.num_classes)
 
+    def parts(self) -> list[tuple[str, nn.Module]]:
+        """The cost model's parts (same names): what a latency lookup table times alone."""
+        blocks = [(f"block{i + 1}", b) for i, b in enumerate(self.blocks)]
+        return [("stem", self.stem), *blocks, ("head", self.head)]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.blocks(self.stem(x)))
 
