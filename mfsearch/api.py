@@ -10,6 +10,7 @@ from typing import Any
 from .cost.counts import DEFAULT_CONVENTION, ModelCost
 from .errors import UserError
 from .families import analyze
+from .search.rungs import DEFAULT_TRIALS
 from .spec import load_model_spec
 from .spec.geometry import check_resolution
 from .spec.io import named_overrides
@@ -132,7 +133,8 @@ def check(model: Any, resolution: Any = 224, overrides: list[str] | None = None,
                       backbone, weights)
 
 
-def search(budget: str | int = "150M", *, space: str | Path | None = None, trials: int = 24,
+def search(budget: str | int = "150M", *, space: str | Path | None = None,
+           trials: int = DEFAULT_TRIALS,
            out: str | Path | None = None, data: str | Path | None = None,
            tolerance: float = 0.1, convention: str = DEFAULT_CONVENTION, resolution: int = 224,
            objectives: str = "acc", sampler: str = "tpe", seed: int = 0,

@@ -213,6 +213,14 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     r1, rel = written["seed_agreement_r"], written["reliability"]
     assert written["archs"] == 3 and rel == pytest.approx(2 * r1 / (1 + r1))  # Spearman-Brown
     assert written["ceiling"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(max(0, rel))))
+    # Searches replayed over the trainings: each procedure's pick quality, and the floor.
+    decision = written["decision"]
+    assert set(decision) == {"default", "flat", "flat-12", "random"}
+    assert decision["random"]["top_quartile_rate"] == round(1 / 3, 3)  # 1 of 3 archs
+    assert decision["default"]["rungs"] == [1, 2] and decision["default"]["interval"] is None
+    assert all(0 <= d["top_quartile_rate"] <= 1 and d["regret"] >= 0 for d in decision.values())
+    assert [t["steps"] for t in written["rung_taus"]] == [1, 2]
+    assert "## Decision quality" in text and "| flat-12 " in text
 
 
 def test_tau_interval_resamples_architectures_with_all_their_rankings():

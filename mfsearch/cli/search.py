@@ -18,7 +18,7 @@ from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..latency.settings import MEMORY_FORMATS, LatencySettings, memory_format_for
 from ..search.budget import parse_budget, parse_latency
-from ..search.rungs import PRUNERS
+from ..search.rungs import DEFAULT_TRIALS, PRUNERS
 from ..spec import load_model_spec
 from ..space import load_space
 from .analysis import resolution_arg
@@ -50,8 +50,8 @@ def register(sub) -> None:
                    "multiply-accumulate, what papers' FLOPs tables count) or latency budget "
                    "with a time unit (12ms, 800us), predicted on this machine from its latency "
                    "lookup table")
-    p.add_argument("--trials", type=positive_int, default=24,
-                   help="candidates to evaluate: trained fully or stopped at a rung (default 24)")
+    p.add_argument("--trials", type=positive_int, default=DEFAULT_TRIALS,
+                   help="candidates to evaluate: trained fully or stopped at a rung")
     g = p.add_argument_group("multi-fidelity and confirmation")
     g.add_argument("--pruner", choices=PRUNERS, default="sha", help="sha: successive halving "
                    "at rungs of the proxy's schedule; hyperband; none: every candidate trains "
@@ -110,6 +110,9 @@ def register(sub) -> None:
                    "they come; a rerun (after an interruption, or with more --archs or "
                    "--repeats) trains only those not in it yet (default: beside --report, "
                    "<report>.trainings.jsonl)")
+    p.add_argument("--relog-losses", action="store_true", help="retrain the logged proxy runs "
+                   "that lack per-step losses (logged before losses were), so that searches can "
+                   "be replayed over them for the decision-quality estimate")
     add_common(p)
     p.set_defaults(func=cmd_fidelity)
 
@@ -320,7 +323,7 @@ def _command_line(args: argparse.Namespace) -> str:
 
 def cmd_fidelity(args: argparse.Namespace) -> int:
     from ..proxy.fidelity_record import record_path, save_record
-    from ..search import fidelity
+    from ..search import fidelity, fidelity_report
     from ..search.study import Band, check_reachable
 
     quiet_optuna()
@@ -333,13 +336,14 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     report = report_path(args.report, "reports/proxy_fidelity.md", "--report")
     trainings = Path(args.trainings) if args.trainings else report.with_suffix(".trainings.jsonl")
     frame, record = fidelity.measure(space, band, data, proxy_config(args), args.archs, args.factor,
-                                     args.seed, args.repeats, args.jobs, trainings=trainings)
+                                     args.seed, args.repeats, args.jobs, trainings=trainings,
+                                     relog=args.relog_losses)
     record["seconds"] = round(time.time() - start)
-    fidelity.write_report(frame, record, report, _command_line(args))
+    fidelity_report.write_report(frame, record, report, _command_line(args))
     save_record(record, record_path(report))
     for name, s in record["stats"].items():
         print(f"{name:>10}: Kendall tau {s['kendall']:+.3f} "
-              f"({fidelity.interval_text(s['kendall_interval'])}), "
+              f"({fidelity_report.interval_text(s['kendall_interval'])}), "
               f"Spearman rho {s['spearman']:+.3f}")
     if record["architectures"] < fidelity.MIN_FOR_INTERVAL:
         print(f"intervals n/a: {record['architectures']} architectures are too few to resample "
@@ -349,5 +353,12 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     for name, taus in record.get("held_out", {}).items():
         print(f"{name:>10}: one run against the other seeds' longer runs, Kendall tau "
               f"{sum(taus) / len(taus):+.3f} on average")
+    for name, d in record.get("decision", {}).items():
+        print(f"{name:>10}: pick in the reference's top quartile in "
+              f"{d['top_quartile_rate']:.0%} of replayed searches, mean regret "
+              f"{d['regret']:.4f} top-1")
+    if "decision_missing" in record:
+        print(f"decision quality not estimated: {record['decision_missing']} proxy run(s) lack "
+              "per-step losses (rerun with --relog-losses)")
     print(f"wrote {report} and {record_path(report)}")
     return 0

@@ -23,6 +23,7 @@ from ..proxy.config import SCORES, ProxyConfig
 from ..proxy.train import TrainingDiverged, train_proxy
 from ..space import random_specs
 from .ceiling import corrected_tau, reliability
+from .decision import decision_quality, default_procedure, flat, rung_taus, same_compute
 from .study import Band
 from .training_log import TrainingLog
 
@@ -215,12 +216,13 @@ def _row(spec, band: Band, seeds: list[int], score: str, results: dict) -> dict:
 
 def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
             factor: int, seed: int, repeats: int = 1, jobs: int = 1, log=print,
-            trainings: Path | None = None) -> tuple[pd.DataFrame, dict]:
+            trainings: Path | None = None, relog: bool = False) -> tuple[pd.DataFrame, dict]:
     """Train every sampled architecture with the proxy and a `factor`x longer run, each with
     `repeats` seeds, `jobs` trainings at a time. The reference ranking is the mean of the longer
     runs over seeds; "proxy" is the first seed's proxy alone, which is what a search scores.
     With `trainings` (a TrainingLog file), finished trainings are appended there as they come
-    and those already in it are not trained again."""
+    and those already in it are not trained again (with `relog`, proxy runs logged without
+    their per-step losses are, since the decision estimate reads rungs from them)."""
     data.check_batch(proxy.batch_size)
     specs = sample_band(space, band, count, seed)
     seeds = [proxy.seed + k for k in range(repeats)]
@@ -228,7 +230,8 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
     config = {(i, kind, s): cfg for i, kind, s, cfg in runs}
     done = TrainingLog(trainings, data, threads_per_job(jobs)) if trainings else None
     cached = {key: done.get(specs[key[0]], cfg) for key, cfg in config.items()} if done else {}
-    cached = {key: outcome for key, outcome in cached.items() if outcome is not None}
+    cached = {key: outcome for key, outcome in cached.items() if outcome is not None
+              and not (relog and key[1] == "proxy" and "losses" not in outcome)}
     if cached:
         log(f"reusing {len(cached)} of {len(runs)} trainings from {trainings}")
     elif done:  # say where the log is: with --report elsewhere it moves beside the report
@@ -284,117 +287,22 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
         for stat in record["stats"].values():
             stat["kendall_corrected"] = corrected_tau(stat["kendall"], record)
             stat["of_ceiling"] = stat["kendall"] / record["ceiling"] if record["ceiling"] else None
+        record.update(decision_record(results, seeds, proxy.steps, frame["long"].to_numpy(),
+                                      record["ceiling"]))
     return frame, record
 
 
-_OTHER_SCORES = {"proxy_top1": "its held-out top-1 (scored like the longer runs)",
-                 "proxy_loss": "minus its mean training loss"}
-
-
-def _other_scores(record: dict) -> str:
-    """The sentence that says how the report's proxy_<score> rows rank."""
-    rows = [k for k in record["stats"] if k in _OTHER_SCORES]
-    return (f"`{'`, `'.join(rows)}`: the same proxy runs (seed {record['config']['seed']}) "
-            f"ranked by {' and '.join(_OTHER_SCORES[k] for k in rows)}. ")
-
-
-def interval_text(interval) -> str:
-    return "n/a" if interval is None else f"{interval[0]:+.2f} to {interval[1]:+.2f}"
-
-
-def _per_seed(taus: list[float], first: int) -> str:
-    return ", ".join(f"seed {first + k} {t:+.3f}" for k, t in enumerate(taus)) + \
-        f" (mean {sum(taus) / len(taus):+.3f})"
-
-
-def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) -> None:
-    s = record["stats"]
-    table = pd.DataFrame([{"ranker": k, "Kendall tau": round(v["kendall"], 3),
-                           f"{CONFIDENCE:.0%} interval": interval_text(v.get("kendall_interval")),
-                           "Spearman rho": round(v["spearman"], 3)} for k, v in s.items()])
-    repeats = record.get("repeats", 1)
-    first = record["config"]["seed"]
-    if repeats > 1:
-        seeds = f"with seeds {first}-{first + repeats - 1}. The reference is the longer runs' " \
-                f"mean over seeds; `proxy` is seed {first}'s proxy alone (what a search " \
-                "scores), `proxy_mean` the proxy's mean over seeds."
-    else:
-        seeds = f"with seed {first}."
-    jobs = record.get("jobs", 1)
-    machine = f"{record['threads']} CPU threads" if jobs == 1 else \
-        f"{jobs} trainings at a time, {record['threads']} CPU thread(s) each"
-    reused = record.get("reused", 0)
-    if reused:
-        machine += f"; {reused} of {2 * record['architectures'] * repeats} trainings reused " \
-                   "from an earlier run's training log"
-    lines = [
-        "# Proxy fidelity", "",
-        f"Command: `{command}` ({record['date']}, data {record['data']}, {machine})", "",
-        f"{record['architectures']} architectures sampled at random from the {record['band']} "
-        f"band of the space, each trained with the proxy ({record['proxy']}) "
-        f"and with a {record['factor']}x longer run, {seeds} The longer runs are scored by "
-        "held-out top-1 after re-estimating BatchNorm statistics on "
-        f"{record['config']['bn_calibration']} training images; "
-        + _other_scores(record) + "The table compares each ranking with the reference "
-        "ranking; params and MAdds are the baselines a proxy must beat. The interval is a "
-        f"bootstrap over the architectures ({BOOTSTRAP_RESAMPLES} resamples, percentile): how "
-        f"far another {record['architectures']} architectures from the same band could move "
-        "the tau.", "",
-        table.to_markdown(index=False), ""]
-    if record["architectures"] < MIN_FOR_INTERVAL:
-        lines += [f"Intervals are n/a: with {record['architectures']} architectures a resample "
-                  "repeats so few distinct ones that an interval means nothing; measure at "
-                  f"least {MIN_FOR_INTERVAL} (`--archs {MIN_FOR_INTERVAL}`).", ""]
-    if "margins" in record:
-        lines += [
-            "The proxy's tau less each baseline's, on the same resamples: " + "; ".join(
-                f"{name} {m['margin']:+.3f} ({interval_text(m['interval'])})"
-                for name, m in record["margins"].items())
-            + ". An interval wholly above 0: the proxy beats that baseline beyond the luck of "
-            "which architectures were drawn.", ""]
-    if "replicates" in record:
-        r = record["replicates"]
-        lines += [
-            "## Seed agreement", "",
-            "Mean Kendall tau between the rankings of two seeds of the same training: how much "
-            "of a ranking is the architecture rather than the seed. A single run of the "
-            f"reference agrees with another seed's at {r['long']:+.3f}, the proxy with "
-            f"another seed's proxy at {r['proxy']:+.3f}.", "",
-            pd.DataFrame([{"training": "proxy", "Kendall tau": round(r["proxy"], 3)},
-                          {"training": f"{record['factor']}x", "Kendall tau": round(r["long"], 3)}
-                          ]).to_markdown(index=False), ""]
-    if "seed_taus" in record:
-        lines += [
-            "## Each proxy seed against the reference", "",
-            f"A search scores each candidate with one proxy run; its ranking is one draw of "
-            f"several. Each seed's proxy alone ranks at Kendall tau "
-            f"{_per_seed(record['seed_taus'], first)} against the reference.", ""]
-    if "held_out" in record:
-        h = record["held_out"]
-        lines += [
-            "## Against the other seeds' reference", "",
-            "Each seed's run ranked against the mean of the other seeds' longer runs, so that "
-            "no run meets its own seed in the reference. The longer run alone, at "
-            f"{record['factor']}x the proxy's cost, is the yardstick for one short run: "
-            f"{record['factor']}x {_per_seed(h['long'], first)}; proxy "
-            f"{_per_seed(h['proxy'], first)}.", ""]
-    if "ceiling" in record:
-        rows = [{"ranker": name, "Kendall tau": round(s["kendall"], 3),
-                 "corrected": None if s.get("kendall_corrected") is None
-                 else round(s["kendall_corrected"], 3),
-                 "of the ceiling": None if s.get("of_ceiling") is None
-                 else f"{100 * s['of_ceiling']:.0f}%"} for name, s in record["stats"].items()]
-        lines += [
-            "## Against the reference's ceiling", "",
-            f"Two seeds of the {record['factor']}x training correlate at r = "
-            f"{record['seed_agreement_r']:+.3f} (Pearson, mean over pairs); by Spearman-Brown "
-            f"the mean of {len(record['seed_taus'])} seeds has reliability "
-            f"{record['reliability']:.3f}, so no ranker can exceed Kendall tau "
-            f"{record['ceiling']:+.3f} against it (the true ranking's expected tau, via "
-            "tau = 2/pi arcsin r). Corrected: each tau divided, as a correlation, by the square "
-            "root of that reliability (what it would score against a reference of infinitely "
-            "many seeds). The one-4x-run yardstick is in the section above.", "",
-            pd.DataFrame(rows).to_markdown(index=False), ""]
-    lines += ["## Per architecture", "", frame.to_markdown(index=False), ""]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+def decision_record(results: list[dict], seeds: list[int], steps: int, reference,
+                    ceiling: float) -> dict:
+    """`decision` (search procedures replayed over the proxy runs, search/decision.py) and
+    `rung_taus`, or `decision_missing`: how many proxy runs lack their per-step losses."""
+    runs = [r["proxy", s].get("losses") or [] for r in results for s in seeds]
+    missing = sum(len(losses) != steps for losses in runs)
+    if missing:
+        return {"decision_missing": missing}
+    losses = np.array(runs, dtype=float).reshape(len(results), len(seeds), steps)
+    default = default_procedure(steps, len(seeds))
+    procedures = [default, same_compute(default, steps), flat(12, steps, "flat-12")]
+    return {"decision": decision_quality(procedures, losses, reference,
+                                         intervals=len(results) >= MIN_FOR_INTERVAL),
+            "rung_taus": rung_taus(losses, reference, default.rungs, ceiling)}

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # Optuna loads with the search, not with the CLI's start-up
     import optuna
 
-__all__ = ["PRUNERS", "RungReporter", "make_pruner", "rung_steps"]
+__all__ = ["DEFAULT_TRIALS", "PRUNERS", "RungReporter", "make_pruner", "rung_steps"]
 
 PRUNERS = ("sha", "hyperband", "none")
+DEFAULT_TRIALS = 24  # candidates a search evaluates unless told (pruning pays for them)
 
 
 def rung_steps(steps: int, eta: int, first: int) -> tuple[int, ...]:
