@@ -1,4 +1,4 @@
-"""The engine interface and its registry. An engine turns a deployed torch module into a
+"""The engine interface. An engine turns a deployed torch module into a
 `Session` that runs it: torch runs the module itself; the others export it to a file first
 (ONNX for ONNX Runtime, a `.pte` program for ExecuTorch) and load that file in their runtime."""
 
@@ -8,6 +8,7 @@ import contextlib
 import importlib.metadata
 import warnings
 from pathlib import Path
+
 import numpy as np
 import torch
 from torch import nn

@@ -41,13 +41,18 @@ def write_index(out: Path) -> Path:
     extra = [p for p in sorted(out.glob("*.md")) if p.name != "README.md"]
     runs = sorted(p.parent for p in out.glob("*/report.md"))
     side = out / "families" / "side_by_side.md"
-    if extra or runs or side.exists():
+    engines = out / "engines" / "engines.md"
+    if extra or runs or side.exists() or engines.exists():
         lines += ["", "## Measurements", ""]
         lines += [f"- [{p.stem.replace('_', ' ')}]({p.name})" for p in extra]
         if side.exists():
             lines.append("- [The families side by side: params, MAdds, measured "
                          "latency, published top-1](families/side_by_side.md) (`mfsearch "
                          "compare`)")
+        if engines.exists():
+            lines.append("- [Every variant in torch, ONNX Runtime and ExecuTorch: latency, "
+                         "per-pillar shares, lookup-table error](engines/README.md) (`mfsearch "
+                         "engines`, `mfsearch latency-table --engine`)")
         lines += [f"- [search run {r.name}]({r.name}/report.md)" for r in runs]
     if (out / "attention" / "README.md").exists():
         lines += ["", "## Inside the model", "", "- [Cross-attention maps of the bridge on one "
