@@ -223,3 +223,13 @@ def test_node_names_follow_the_deepest_pillar():
     assert node_pillar(["blocks.0", "blocks.0.conv"], pillars) == "mobile"
     assert node_pillar([], pillars) == "other"
 
+
+
+def test_a_missing_runtime_says_what_to_install(monkeypatch, capsys):
+    from mfsearch.deploy.onnx import OnnxRuntimeEngine
+
+    monkeypatch.setattr(OnnxRuntimeEngine, "modules", ("no_such_runtime_module",))
+    assert main(["latency", "26m", "--engine", "onnxruntime"]) == 2
+    err = capsys.readouterr().err
+    assert "--engine onnxruntime needs onnxruntime (pip install 'mfsearch[deploy]')" in err
+    assert err.count("\n") == 1
