@@ -21,7 +21,7 @@ from mfsearch.models.fold import fold_batchnorm
 from mfsearch.spec import load_model_spec, spec_from_yaml
 
 from .test_latency import TINY_IFORMER
-from .test_new_family import SPACE as TINYNET_SPACE
+from .test_new_family import SPACE as TINYNET_SPACE, SPEC as TINYNET_SPEC
 from .tinynet import FAMILY as TINYNET
 
 
@@ -233,3 +233,19 @@ def test_a_missing_runtime_says_what_to_install(monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "--engine onnxruntime needs onnxruntime (pip install 'mfsearch[deploy]')" in err
     assert err.count("\n") == 1
+
+
+def test_executorch_lookup_table_times_blocks_exported_alone(et_engine, tmp_path):
+    families.register(TINYNET)
+    try:
+        spec = spec_from_yaml(TINYNET_SPEC)
+        settings = LatencySettings(resolution=32, min_time=0.02, warmup=1,
+                                   memory_format="contiguous", engine="executorch")
+        table = LatencyTable.open(tmp_path / "lut.json", settings)
+        table.part_time = 0.02
+        predicted = table.predict(spec)
+        assert predicted.measured == len(table.entries) == 5  # stem, 3 blocks, head
+        assert all(json.loads(k)["engine"] == "executorch" for k in table.entries)
+        assert predicted.total_ms > 0
+    finally:
+        families.unregister(TINYNET.name)

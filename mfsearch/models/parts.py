@@ -13,13 +13,14 @@ def model_parts(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def part_inputs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, tuple]:
     """Part name -> the positional inputs it receives when `model` runs on `inputs` (parts a
-    backbone never runs are absent)."""
+    backbone never runs are absent). Captured under no_grad, not inference mode: exporters
+    trace parts on them, and tensors made in inference mode cannot be traced."""
     captured: dict[str, tuple] = {}
     handles = [m.register_forward_pre_hook(
         lambda mod, args, name=name: captured.__setitem__(name, args))
         for name, m in model_parts(model)]
     try:
-        with torch.inference_mode():
+        with torch.no_grad():
             model(*inputs)
     finally:
         for h in handles:
