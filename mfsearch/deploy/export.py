@@ -87,7 +87,11 @@ def export_model(model: nn.Module, engine: Engine, path: str | Path, resolution=
     seconds = time.perf_counter() - start
     check = example_input(resolution, batch + 1 if engine.dynamic_batch else batch, seed=1)
     expected = TorchSession(deployed).outputs(check)
-    got = engine.load(path, threads=1).outputs(check)
+    try:
+        got = engine.load(path, threads=1).outputs(check)
+    except Exception as exc:  # noqa: BLE001 - a runtime's load and run errors, as one line
+        raise UserError(f"{path}: {engine.name} cannot run the exported file "
+                        f"({_reason(exc)[1]})") from None
     worst, rel = compare_outputs(expected, got)
     return ExportResult(path=path, engine=engine.label(), notes=notes, batch=check.shape[0],
                         max_abs=worst, max_rel=rel, seconds=seconds,
