@@ -249,3 +249,22 @@ def test_executorch_lookup_table_times_blocks_exported_alone(et_engine, tmp_path
         assert predicted.total_ms > 0
     finally:
         families.unregister(TINYNET.name)
+
+
+def test_engines_report_checks_and_times_every_variant_in_each_engine(ort_engine, tmp_path,
+                                                                      capsys):
+    out = tmp_path / "engines"
+    assert main(["engines", "--engines", "torch,onnxruntime", "--max-madds", "3e7",
+                 "--min-time", "0.05", "--out", str(out)]) == 0
+    rows = list(csv.DictReader((out / "latency.csv").read_text().splitlines()))
+    assert {(r["model"], r["engine"]) for r in rows} == {
+        (m, e) for m in ("mobile-former-26m", "mobilenetv3-small-050")
+        for e in ("torch", "onnxruntime")}
+    assert all(float(r["latency_ms"]) > 0 for r in rows)
+    assert all(float(r["max_rel_diff"]) < 1e-4 for r in rows if r["engine"] == "onnxruntime")
+    shares = [r for r in csv.DictReader((out / "pillars.csv").read_text().splitlines())
+              if r["model"] == "mobile-former-26m" and r["engine"] == "onnxruntime"]
+    assert {"former", "dyrelu", "mobile_to_former"} <= {r["pillar"] for r in shares}
+    text = (out / "engines.md").read_text()
+    assert ">= 0.05 s of runs" in text and "Exports that failed: none." in text
+    assert (out / "madds_vs_latency.png").stat().st_size > 0

@@ -74,6 +74,7 @@ def cmd_engines(args: argparse.Namespace) -> int:
     console = make_console(soft_wrap=True)
     frame = engines.measure_engines(chosen, args.threads, args.min_time, args.max_madds,
                                     log=lambda m: console.print(m, highlight=False))
-    path = engines.write(frame, out, shlex.join(["mfsearch", *args.argv]), args.threads)
+    path = engines.write(frame, out, shlex.join(["mfsearch", *args.argv]), args.threads,
+                         args.min_time)
     console.print(f"wrote {path}", highlight=False)
     return 0

@@ -138,7 +138,7 @@ def _shares(pillars: pd.DataFrame) -> pd.DataFrame:
 
 
 def write(frames: tuple[pd.DataFrame, pd.DataFrame], out: Path, command: str,
-          threads: int) -> Path:
+          threads: int, min_time: float = 1.0) -> Path:
     frame, pillars = frames
     out.mkdir(parents=True, exist_ok=True)
     claim(out, FILES)
@@ -155,7 +155,8 @@ def write(frames: tuple[pd.DataFrame, pd.DataFrame], out: Path, command: str,
         f"exported once per engine and checked against torch on another input (batch 2 for "
         f"ONNX, whose batch stays dynamic; max relative difference = max abs difference over "
         f"the largest torch output), then timed by the latency harness: batch 1, 224x224, "
-        f"{threads} thread(s), median and IQR of >= 1 s of runs after warm-up. Engines: "
+        f"{threads} thread(s), median and IQR of >= {min_time:g} s of runs after warm-up. "
+        f"Engines: "
         f"{versions}; {m['cpu']}.", "",
         _wide(frame).to_markdown(index=False), "",
         "Exports that failed: " + ("none." if failed.empty else "; ".join(
