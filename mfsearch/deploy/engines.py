@@ -85,14 +85,6 @@ class Engine:
     def load(self, path: Path, threads: int) -> Session:
         raise NotImplementedError
 
-    def deploy(self, model: nn.Module, inputs: tuple, folder: Path, threads: int) -> Session:
-        """`model` as this engine runs it (exported into `folder` where the engine needs a
-        file, with static shapes: a lookup table times each shape alone)."""
-        path = folder / f"model{self.suffix}"
-        with quiet_exporters():
-            self.export(model, inputs, path, False, {})
-        return self.load(path, threads)
-
 
 class TorchSession(Session):
     def __init__(self, model: nn.Module):
@@ -123,6 +115,3 @@ class TorchEngine(Engine):
     def export(self, model, inputs, path, dynamic_batch, pillars):
         raise UserError("torch runs the module itself and writes no file: export with "
                         "--format onnx or executorch")
-
-    def deploy(self, model, inputs, folder, threads):
-        return TorchSession(model)

@@ -98,6 +98,17 @@ def export_model(model: nn.Module, engine: Engine, path: str | Path, resolution=
                         size_bytes=path.stat().st_size)
 
 
+def deploy(engine: Engine, module: nn.Module, inputs: tuple, folder: Path, threads: int,
+           name: str = "model"):
+    """`module` as `engine` runs it: itself for torch, else exported into `folder` with static
+    shapes (a lookup table times each shape alone) and loaded."""
+    if not engine.exports:
+        return TorchSession(module)
+    path = folder / f"model{engine.suffix}"
+    export_file(module, engine, inputs, path, False, name)
+    return engine.load(path, threads)
+
+
 def export_file(deployed: nn.Module, engine: Engine, inputs: tuple, path: Path,
                 dynamic_batch: bool, name: str = "model") -> list[str]:
     """`engine.export` with its pillars named, and any failure as one line naming the op and

@@ -147,14 +147,13 @@ def _measure_exported(engine: Engine, model: nn.Module, name: str, settings: Lat
     """The same figures in a runtime that runs an exported file: exported once (a dynamic
     batch traced at 2 at least), loaded with the settings' threads, timed by the same harness;
     per-pillar times from the engine's profiler where it has one."""
-    deployed = prepare(model, settings, "contiguous")
     x = example_input(settings, settings.batch, "contiguous")
     trace = example_input(settings, max(2, settings.batch), "contiguous") \
         if engine.dynamic_batch else x
     with tempfile.TemporaryDirectory() as tmp:
         path = exported or Path(tmp) / f"model{engine.suffix}"
-        notes = [] if exported else export_file(deployed, engine, (trace,), path,
-                                                engine.dynamic_batch, name)
+        notes = [] if exported else export_file(prepare(model, settings, "contiguous"), engine,
+                                                (trace,), path, engine.dynamic_batch, name)
         session = engine.load(path, settings.threads)
         timing = time_call(lambda: session.run(x), settings.threads, settings.min_time,
                            settings.warmup, False)
@@ -167,7 +166,7 @@ def _measure_exported(engine: Engine, model: nn.Module, name: str, settings: Lat
                           "images_per_s": throughput_batch / big.median_ms * 1e3}
         pillars = session.pillar_times((x,), breakdown_runs) if breakdown else None
     if pillars is not None:
-        order = list(getattr(deployed, "pillar_names", ())) + ["other"]
+        order = list(getattr(model, "pillar_names", ())) + ["other"]
         pillars = {k: pillars[k] for k in order if k in pillars} | \
             {k: v for k, v in pillars.items() if k not in order}
     if engine.profile_note:

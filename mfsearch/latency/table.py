@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..deploy import get_engine
+from ..deploy.export import deploy
 from ..errors import UserError
 from ..families import analyze, build_model, family_of
 from ..models.parts import part_inputs
@@ -166,7 +167,8 @@ class LatencyTable:
                 if self.progress is not None:
                     self.progress(n, len(todo), f"{spec.name} {name}")
                 args = captured[name]
-                session = engine.deploy(module, args, Path(tmp), s.threads)
+                session = deploy(engine, module, args, Path(tmp), s.threads,
+                                 f"{spec.name} {name}")
                 t = time_call(lambda a=args: session.run(*a), s.threads, self.part_time, 3,
                               s.device == "cuda")
                 self.entries[key] = {"median_ms": t.median_ms, "iqr_ms": t.iqr_ms,

@@ -30,7 +30,7 @@ def settings_for(engine: Engine, threads: int, min_time: float) -> LatencySettin
                            memory_format="contiguous" if engine.exports else "auto")
 
 
-def measure_variant(spec, engine: Engine, threads: int, min_time: float, folder: Path):
+def measure_variant(spec, cost, engine: Engine, threads: int, min_time: float, folder: Path):
     """(row, pillar rows) of one variant in one engine; an export that fails is recorded with
     its one-line reason instead of a time."""
     torch.manual_seed(0)
@@ -53,7 +53,6 @@ def measure_variant(spec, engine: Engine, threads: int, min_time: float, folder:
     row |= {"latency_ms": round(report.latency.median_ms, 3),
             "iqr_ms": round(report.latency.iqr_ms, 3), "engine_version": report.engine,
             "notes": "; ".join(notes + report.notes)}
-    cost = analyze(spec, 224)
     total = cost.madds("paper")
     pillars = []
     timed = sum((report.pillars or {}).values())
@@ -79,7 +78,7 @@ def measure_engines(engines: list[Engine], threads: int, min_time: float,
         for i, spec in enumerate(specs, 1):
             cost = analyze(spec, 224)
             for engine in engines:
-                row, parts = measure_variant(spec, engine, threads, min_time, Path(tmp))
+                row, parts = measure_variant(spec, cost, engine, threads, min_time, Path(tmp))
                 rows.append({"params_M": round(cost.params / 1e6, 3),
                              "madds_M": round(cost.madds("paper") / 1e6, 1), **row})
                 pillars += parts
