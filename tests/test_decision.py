@@ -1,15 +1,18 @@
 """Replayed searches over logged trainings (synthetic logs with a known answer)."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
+import optuna
 import pytest
 
-from mfsearch.search.decision import (Procedure, decision_quality, flat, outcomes, replay,
-                                      rung_taus, same_compute)
+from mfsearch.search.decision import (Procedure, at_compute, decision_quality, expected_steps,
+                                      flat, outcomes, promoted, replay, rung_taus)
 
 DEFAULT = Procedure("default", candidates=24, rungs=(20, 60), eta=3, finalists=3,
                     confirm_seeds=2, control_runs=3)
+FLAT_22 = flat(22, 60)
 
 
 def _log(archs=40, seeds=4, steps=60, noise=0.0, seed=0):
@@ -22,21 +25,54 @@ def _log(archs=40, seeds=4, steps=60, noise=0.0, seed=0):
     return losses, quality
 
 
-def test_steps_of_the_default_procedure_and_its_flat_twin():
-    # 24 x 20 steps, the top 8 on to 60, 3 finalists x 2 seeds and the control x 3 at 60
-    assert DEFAULT.steps_used() == 24 * 20 + 8 * 40 + 3 * 2 * 60 + 3 * 60 == 1340
-    assert same_compute(DEFAULT, 60).candidates == 22
-    assert flat(12, 60).steps_used() == 720
+def test_the_promotion_rule_is_optunas():
+    """Optuna's SuccessiveHalvingPruner, asked trial after trial, against `promoted`."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=20, reduction_factor=3,
+                                                    min_early_stopping_rate=0)
+    study = optuna.create_study(direction="maximize", pruner=pruner)
+    values = np.random.default_rng(3).normal(size=30).round(3).tolist()
+    reported, theirs, ours = [], [], []
+    for value in values:
+        trial = study.ask()
+        trial.report(value, 20)
+        theirs.append(not trial.should_prune())
+        reported.append(value)
+        ours.append(promoted(value, reported, eta=3))
+        if theirs[-1]:
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    assert ours == theirs
+    assert 6 <= sum(ours) <= 14  # about a third of 30 go on, early ones more easily
+
+
+def test_brackets_and_steps_of_the_procedures():
+    assert DEFAULT.brackets() == [(1, (20,))]
+    # Optuna's Hyperband at 20..60, eta 3: two brackets, 3 parts in 5 prune at 20, 2 never
+    hyperband = replace(DEFAULT, pruner="hyperband")
+    assert hyperband.brackets() == [(3, (20,)), (2, ())]
+    assert replace(hyperband, rungs=(10, 30, 60)).brackets() == [(3, (10, 30)), (2, (30,))]
+    assert DEFAULT.extra_steps() == (3 * 2 + 3) * 60
+    losses, quality = _log()
+    assert expected_steps(flat(12, 60), losses) == 720
+    # every candidate trains 20 steps, the survivors 40 more; the confirmation is added
+    steps = expected_steps(DEFAULT, losses)
+    assert 24 * 20 + 6 * 40 + 540 <= steps <= 24 * 20 + 14 * 40 + 540
+    assert at_compute(flat(1, 60), steps, losses, "flat").candidates == int(steps // 60)
+    same = at_compute(hyperband, steps, losses, "hyperband")
+    assert same.name == "hyperband" and same.candidates < DEFAULT.candidates
+    assert expected_steps(same, losses) <= steps
 
 
 def test_a_faithful_proxy_picks_the_best_of_its_candidates():
     losses, quality = _log()
     rng = np.random.default_rng(1)
     for procedure in (DEFAULT, flat(12, 60)):
-        pick = replay(procedure, losses, rng)
+        pick, _ = replay(procedure, losses, rng)
         assert quality[pick] >= np.quantile(quality, 0.5)
     # with every architecture a candidate, the pick is the best one
-    assert replay(flat(40, 60), losses, rng) == int(np.argmax(quality))
+    assert replay(flat(40, 60), losses, rng) == (int(np.argmax(quality)), 40 * 60)
 
 
 def test_outcomes_count_the_top_quartile_and_regret():
@@ -47,17 +83,18 @@ def test_outcomes_count_the_top_quartile_and_regret():
 
 def test_decision_quality_against_random_choice():
     losses, quality = _log(noise=0.0)
-    found = decision_quality([DEFAULT, same_compute(DEFAULT, 60)], losses, quality,
+    found = decision_quality([DEFAULT, FLAT_22], losses, quality,
                              searches=200, resamples=30)
     assert set(found) == {"default", "flat", "random"}
     assert found["random"]["top_quartile_rate"] == pytest.approx(math.ceil(40 / 4) / 40)
     assert found["default"]["top_quartile_rate"] == 1.0 and found["default"]["regret"] < 0.5
     low, high = found["flat"]["interval"]["top_quartile_rate"]
     assert low <= found["flat"]["top_quartile_rate"] <= high
-    assert found["default"]["steps"] == 1340 and found["flat"]["candidates"] == 22
+    assert found["flat"]["steps"] == 22 * 60 and found["flat"]["candidates"] == 22
+    assert found["default"]["pruner"] == "sha" and found["flat"]["pruner"] is None
     # seed noise as large as the differences between architectures costs regret
     noisy, _ = _log(noise=0.1)
-    found = decision_quality([DEFAULT, same_compute(DEFAULT, 60)], noisy, quality,
+    found = decision_quality([DEFAULT, FLAT_22], noisy, quality,
                              searches=400, resamples=20)
     assert found["default"]["regret"] > 0 and found["flat"]["regret"] > 0
 

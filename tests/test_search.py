@@ -15,6 +15,7 @@ from mfsearch.cli import main
 from mfsearch.search import run as search_run
 from mfsearch import data as datasets
 from mfsearch.families.mobile_former.cost import analyze
+from mfsearch.latency.measure import machine
 from mfsearch.proxy import train as proxy_train
 from mfsearch.proxy.fidelity_record import load_record
 from mfsearch.proxy.train import ProxyConfig
@@ -174,7 +175,7 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     assert "`proxy_top1`: the same proxy runs (seed 3) ranked by its held-out top-1" in text
     assert "`proxy` is seed 3's proxy alone" in text
     assert "re-estimating BatchNorm statistics on 1024 training images" in text
-    assert f"{torch.get_num_threads()} CPU threads)" in text
+    assert f"{torch.get_num_threads()} CPU threads; trained on {machine()['cpu']} (12))" in text
     for ranker in ("| proxy ", "| proxy_mean ", "| proxy_top1 ", "| params ", "| madds "):
         assert ranker in text
     assert "## Seed agreement" in text and "| 2x " in text
@@ -205,8 +206,12 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     assert written["architectures"] == 3 and set(written["stats"]) >= {"proxy", "params"}
     lines = (tmp_path / "fidelity.trainings.jsonl").read_text().splitlines()
     assert len(lines) == 12
-    # Every training keeps its per-step losses, so a rung's running score can be read off it.
+    # Every training keeps its per-step losses, so a rung's running score can be read off it,
+    # and names the CPU it ran on (the same training rounds differently on another model).
+    cpu = machine()["cpu"]
+    assert written["cpus"] == {cpu: 12} and f"trained on {cpu} (12)" in text
     for entry in map(json.loads, lines):
+        assert entry["cpu"] == cpu
         assert len(entry["outcome"]["losses"]) == entry["steps"]
         assert -sum(entry["outcome"]["losses"]) / entry["steps"] == entry["outcome"]["loss"]
     # The ceiling the reference's own seeds allow, and each ranker's share of it.
@@ -215,12 +220,14 @@ def test_fidelity_writes_rank_statistics_without_touching_the_record(tmp_path, c
     assert written["ceiling"] == pytest.approx(2 / math.pi * math.asin(math.sqrt(max(0, rel))))
     # Searches replayed over the trainings: each procedure's pick quality, and the floor.
     decision = written["decision"]
-    assert set(decision) == {"default", "flat", "flat-12", "random"}
+    assert set(decision) == {"default", "flat", "hyperband", "flat-12", "random"}
+    assert decision["hyperband"]["pruner"] == "hyperband" and decision["flat"]["pruner"] is None
     assert decision["random"]["top_quartile_rate"] == round(1 / 3, 3)  # 1 of 3 archs
     assert decision["default"]["rungs"] == [1, 2] and decision["default"]["interval"] is None
     assert all(0 <= d["top_quartile_rate"] <= 1 and d["regret"] >= 0 for d in decision.values())
     assert [t["steps"] for t in written["rung_taus"]] == [1, 2]
     assert "## Decision quality" in text and "| flat-12 " in text
+    assert "Against the target (top-quartile rate >= 75% and above flat's" in text
 
 
 def test_tau_interval_resamples_architectures_with_all_their_rankings():
@@ -312,6 +319,11 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
     lines = []
     first, record = _tiny_measure(3, log, lines.append)
     assert lines[0] == f"reusing 3 of 6 trainings from {log}" and record["reused"] == 3
+    # Lines logged before they named their CPU are counted as such.
+    text = log.read_text().replace(f', "cpu": "{machine()["cpu"]}"', "", 1)
+    log.write_text(text)
+    _, record = _tiny_measure(3, log)
+    assert record["cpus"] == {machine()["cpu"]: 5, "not recorded": 1}
     # One more architecture (the band is sampled in the same order): only it is trained.
     lines.clear()
     more, record = _tiny_measure(4, log, lines.append)

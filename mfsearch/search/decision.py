@@ -5,13 +5,12 @@ over logged trainings.
 Every architecture of a fidelity measurement has proxy runs with several seeds, each with its
 per-step losses, so a rung's running score (minus the mean loss over the first r steps) is read
 from the run: candidates train under one schedule, as the search trains them. A replay draws the
-candidates from the measured architectures without replacement, gives each a random order of
-its seeds (the first trains, the next ones confirm), prunes synchronously to the top 1/eta at
-each rung (Optuna's asynchronous rule compares a candidate with those before it; with many
-candidates the two keep about the same share), confirms the finalists and picks the best mean.
-The interval is a bootstrap over the architectures: another set of architectures from the same
-band moves the figures that much.
-"""
+candidates from the measured architectures without replacement and trains them one after
+another, each with a random order of its seeds (the first trains, the next ones confirm); at
+each rung it applies Optuna's own promotion rule (`promoted`) to what the candidates before it
+reported, in their Hyperband bracket where there are brackets; then it confirms the finalists
+and picks the best mean. The interval is a bootstrap over the architectures: another set of
+architectures from the same band moves the figures that much."""
 
 from __future__ import annotations
 
@@ -34,19 +33,27 @@ class Procedure:
     candidates: int
     rungs: tuple[int, ...]  # steps at which candidates are compared; the last is the top
     eta: int = 3
+    pruner: str = "sha"  # "sha" or "hyperband" (rungs.PRUNERS); one rung: nothing is pruned
     finalists: int = 0  # retrained with `confirm_seeds` further seeds at the top fidelity
     confirm_seeds: int = 0
     control_runs: int = 0  # the control's trainings at the top fidelity (compute, no pick)
 
-    def steps_used(self) -> int:
-        total, alive, before = 0, self.candidates, 0
-        for i, rung in enumerate(self.rungs):
-            total += alive * (rung - before)
-            before = rung
-            if i < len(self.rungs) - 1:
-                alive = math.ceil(alive / self.eta)
-        extra = self.finalists * self.confirm_seeds + self.control_runs
-        return total + extra * self.rungs[-1]
+    def brackets(self) -> list[tuple[int, tuple[int, ...]]]:
+        """(share of the candidates, rungs that prune) per bracket, as Optuna lays them out:
+        successive halving is one bracket; Hyperband runs floor(log_eta(top / first)) + 1 of
+        them, bracket b pruning from the rung first x eta^b on, and gives bracket b (s = n - 1
+        - b) ceil(n eta^s / (s + 1)) parts of every n trials (HyperbandPruner's allocation)."""
+        pruning = self.rungs[:-1]
+        if self.pruner != "hyperband" or not pruning:
+            return [(1, pruning)]
+        n = 1 + sum(1 for k in range(1, len(self.rungs) + 1)
+                    if self.rungs[0] * self.eta ** k <= self.rungs[-1])
+        return [(math.ceil(n * self.eta ** (n - 1 - b) / (n - b)), pruning[b:])
+                for b in range(n)]
+
+    def extra_steps(self) -> int:
+        """The confirmation stage's steps: finalists' further seeds and the control's runs."""
+        return (self.finalists * self.confirm_seeds + self.control_runs) * self.rungs[-1]
 
 
 def default_procedure(steps: int, seeds: int) -> Procedure:
@@ -57,18 +64,31 @@ def default_procedure(steps: int, seeds: int) -> Procedure:
     confirm = min(defaults["confirm_seeds"], seeds - 1)
     return Procedure("default", candidates=DEFAULT_TRIALS,
                      rungs=rung_steps(steps, defaults["eta"], first), eta=defaults["eta"],
-                     finalists=defaults["finalists"], confirm_seeds=confirm,
-                     control_runs=1 + confirm)
+                     pruner=defaults["pruner"], finalists=defaults["finalists"],
+                     confirm_seeds=confirm, control_runs=1 + confirm)
 
 
 def flat(candidates: int, steps: int, name: str = "flat") -> Procedure:
     return Procedure(name=name, candidates=candidates, rungs=(steps,))
 
 
-def same_compute(procedure: Procedure, steps: int, name: str = "flat") -> Procedure:
-    """The flat procedure that trains as many steps as `procedure` (the nearest whole number of
-    candidates, at most as many steps)."""
-    return flat(max(1, procedure.steps_used() // steps), steps, name)
+def at_compute(procedure: Procedure, steps_used: float, losses: np.ndarray,
+               name: str) -> Procedure:
+    """`procedure` with as many candidates (at most one per measured architecture) as fit in
+    `steps_used` steps on average: procedures compared at the same compute."""
+    def fits(n: int) -> bool:
+        return expected_steps(dataclasses.replace(procedure, candidates=n), losses) <= steps_used
+
+    candidates = max((n for n in range(1, losses.shape[0] + 1) if fits(n)), default=1)
+    return dataclasses.replace(procedure, name=name, candidates=candidates)
+
+
+def promoted(value: float, rung_values: list[float], eta: int) -> bool:
+    """Optuna's SuccessiveHalvingPruner rule for a maximised score: a candidate goes on from a
+    rung if its value is within the top 1/eta of every value reported there so far (its own
+    included); while fewer than eta have reported, only the best so far goes on."""
+    rank = max(len(rung_values) // eta, 1)
+    return value >= sorted(rung_values, reverse=True)[rank - 1]
 
 
 def running_scores(losses: np.ndarray, steps: int) -> np.ndarray:
@@ -76,25 +96,45 @@ def running_scores(losses: np.ndarray, steps: int) -> np.ndarray:
     return -losses[..., :steps].mean(axis=-1)
 
 
-def replay(procedure: Procedure, losses: np.ndarray, rng: np.random.Generator) -> int:
-    """The architecture index one replayed search picks. `losses`: (archs, seeds, steps)."""
+def replay(procedure: Procedure, losses: np.ndarray,
+           rng: np.random.Generator) -> tuple[int, int]:
+    """(the architecture one replayed search picks, the steps it trains). `losses`: (archs,
+    seeds, steps). Candidates train one after another in a random order, each with a random
+    first seed; the pruner sees what the candidates before it reported, as with one worker."""
     archs, seeds, _ = losses.shape
     chosen = rng.choice(archs, size=min(procedure.candidates, archs), replace=False)
     order = rng.permuted(np.tile(np.arange(seeds), (len(chosen), 1)), axis=1)
-    alive = np.arange(len(chosen))
-    for rung in procedure.rungs[:-1]:
-        score = running_scores(losses[chosen[alive], order[alive, 0]], rung)
-        keep = math.ceil(len(alive) / procedure.eta)
-        alive = alive[np.argsort(-score, kind="stable")[:keep]]
+    first = losses[chosen, order[:, 0]]  # (candidates, steps): each one's training
+    brackets = procedure.brackets()
+    shares = np.array([share for share, _ in brackets], dtype=float)
+    bracket_of = rng.choice(len(brackets), size=len(chosen), p=shares / shares.sum())
     top = procedure.rungs[-1]
-    score = running_scores(losses[chosen[alive], order[alive, 0]], top)
+    trained = np.full(len(chosen), top)
+    reported: dict[tuple[int, int], list[float]] = {}
+    for c, b in enumerate(bracket_of):
+        for rung in brackets[b][1]:
+            value = -float(first[c, :rung].mean())
+            reported.setdefault((b, rung), []).append(value)
+            if not promoted(value, reported[b, rung], procedure.eta):
+                trained[c] = rung
+                break
+    alive = np.flatnonzero(trained == top)
+    steps = int(trained.sum()) + procedure.extra_steps()
+    score = -first[alive, :top].mean(axis=-1)
     if not procedure.finalists:
-        return int(chosen[alive[int(np.argmax(score))]])
+        return int(chosen[alive[int(np.argmax(score))]]), steps
     finalists = alive[np.argsort(-score, kind="stable")[:procedure.finalists]]
     used = order[finalists, :1 + min(procedure.confirm_seeds, seeds - 1)]
     means = np.array([running_scores(losses[chosen[f], s], top).mean()
                       for f, s in zip(finalists, used)])
-    return int(chosen[finalists[int(np.argmax(means))]])
+    return int(chosen[finalists[int(np.argmax(means))]]), steps
+
+
+def expected_steps(procedure: Procedure, losses: np.ndarray, searches: int = 500,
+                   seed: int = 0) -> float:
+    """The mean steps a procedure trains over replayed searches (pruning makes it vary)."""
+    rng = np.random.default_rng(seed)
+    return float(np.mean([replay(procedure, losses, rng)[1] for _ in range(searches)]))
 
 
 def outcomes(picks: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -106,13 +146,13 @@ def outcomes(picks: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
 
 
 def _estimate(procedure: Procedure | None, losses: np.ndarray, reference: np.ndarray,
-              searches: int, seed: int) -> tuple[float, float]:
+              searches: int, seed: int) -> tuple[float, float, float]:
+    """(top-quartile rate, mean regret, mean steps) over `searches` replays."""
     rng = np.random.default_rng(seed)
     if procedure is None:  # random choice: every architecture of the pool equally
-        picks = np.arange(len(reference))
-    else:
-        picks = np.array([replay(procedure, losses, rng) for _ in range(searches)])
-    return outcomes(picks, reference)
+        return (*outcomes(np.arange(len(reference)), reference), 0.0)
+    picks, steps = zip(*(replay(procedure, losses, rng) for _ in range(searches)))
+    return (*outcomes(np.array(picks), reference), float(np.mean(steps)))
 
 
 def decision_quality(procedures: list[Procedure], losses: np.ndarray, reference: np.ndarray,
@@ -124,14 +164,17 @@ def decision_quality(procedures: list[Procedure], losses: np.ndarray, reference:
     result = {}
     for procedure in [*procedures, None]:
         name = procedure.name if procedure else "random"
-        rate, regret = _estimate(procedure, losses, reference, searches, seed)
+        rate, regret, steps = _estimate(procedure, losses, reference, searches, seed)
         result[name] = {"top_quartile_rate": round(rate, 3), "regret": round(regret, 4),
                         "interval": _intervals(procedure, losses, reference, searches,
                                                resamples, seed, confidence)
                         if intervals else None}
         if procedure is not None:
             result[name] |= {"candidates": procedure.candidates, "rungs": list(procedure.rungs),
-                             "steps": procedure.steps_used()}
+                             "pruner": procedure.pruner if len(procedure.rungs) > 1 else None,
+                             "finalists": procedure.finalists,
+                             "confirm_seeds": procedure.confirm_seeds,
+                             "steps": round(steps)}
     return result
 
 
@@ -141,7 +184,7 @@ def _intervals(procedure, losses, reference, searches, resamples, seed, confiden
     def statistic(idx):
         idx = idx.astype(int)
         return np.array(_estimate(procedure, losses[idx], reference[idx],
-                                  max(50, searches // 10), seed))
+                                  max(50, searches // 10), seed)[:2])
 
     boot = stats.bootstrap((np.arange(len(reference)),), statistic, vectorized=False,
                            n_resamples=resamples, method="percentile",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime
 import itertools
 import multiprocessing
@@ -19,11 +20,13 @@ from scipy import stats
 from ..families import analyze
 from ..data import Dataset
 from ..errors import UserError
+from ..latency.measure import machine
 from ..proxy.config import SCORES, ProxyConfig
 from ..proxy.train import TrainingDiverged, train_proxy
 from ..space import random_specs
 from .ceiling import corrected_tau, reliability
-from .decision import decision_quality, default_procedure, flat, rung_taus, same_compute
+from .decision import (at_compute, decision_quality, default_procedure, expected_steps, flat,
+                       rung_taus)
 from .study import Band
 from .training_log import TrainingLog
 
@@ -256,6 +259,9 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
     finally:
         if done:
             done.close()
+    cpus = collections.Counter(
+        (done.cpu(specs[i], cfg) if done else machine()["cpu"]) or "not recorded"
+        for (i, _, _), cfg in config.items())
     frame = pd.DataFrame(rows)
     rankers = (["proxy"] + (["proxy_mean"] if repeats > 1 else [])
                + [f"proxy_{other}" for other in SCORES if other != proxy.score]
@@ -269,7 +275,7 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
         "config": asdict(proxy), "data": data.name,
         # Short training amplifies float rounding, which depends on the thread count.
         "threads": threads_per_job(jobs),
-        "jobs": jobs, "reused": len(cached),
+        "jobs": jobs, "reused": len(cached), "cpus": dict(cpus.most_common()),
         "stats": rank_stats(frame, "long", rankers), "confidence": CONFIDENCE,
     }
     record["margins"] = margins(frame, record["stats"])
@@ -302,7 +308,11 @@ def decision_record(results: list[dict], seeds: list[int], steps: int, reference
         return {"decision_missing": missing}
     losses = np.array(runs, dtype=float).reshape(len(results), len(seeds), steps)
     default = default_procedure(steps, len(seeds))
-    procedures = [default, same_compute(default, steps), flat(12, steps, "flat-12")]
+    compute = expected_steps(default, losses)
+    other = "hyperband" if default.pruner == "sha" else "sha"
+    procedures = [default, at_compute(flat(1, steps), compute, losses, "flat"),
+                  at_compute(replace(default, pruner=other), compute, losses, other),
+                  flat(12, steps, "flat-12")]
     return {"decision": decision_quality(procedures, losses, reference,
                                          intervals=len(results) >= MIN_FOR_INTERVAL),
             "rung_taus": rung_taus(losses, reference, default.rungs, ceiling)}

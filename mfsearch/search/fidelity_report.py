@@ -51,6 +51,9 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
     if reused:
         machine += f"; {reused} of {2 * record['architectures'] * repeats} trainings reused " \
                    "from an earlier run's training log"
+    cpus = record.get("cpus", {})
+    if cpus:  # the same training rounds differently on another CPU model
+        machine += "; trained on " + ", ".join(f"{cpu} ({n})" for cpu, n in cpus.items())
     lines = [
         "# Proxy fidelity", "",
         f"Command: `{command}` ({record['date']}, data {record['data']}, {machine})", "",
@@ -140,6 +143,9 @@ def decision_lines(record: dict) -> list[str]:
                               "regret": (math.nan, math.nan)}
         rows.append({"procedure": name, "candidates": d.get("candidates", "-"),
                      "rungs (steps)": ", ".join(map(str, d.get("rungs", []))) or "-",
+                     "pruner": d.get("pruner") or "-",
+                     "finalists x seeds": f"{d['finalists']} x {1 + d['confirm_seeds']}"
+                     if d.get("finalists") else "-",
                      "steps trained": d.get("steps", "-"),
                      "top-quartile rate": f"{d['top_quartile_rate']:.0%} "
                      f"({i['top_quartile_rate'][0]:.0%} to {i['top_quartile_rate'][1]:.0%})",
@@ -155,8 +161,27 @@ def decision_lines(record: dict) -> list[str]:
             "rung scores read from the per-step losses; see mfsearch/search/decision.py): how "
             "often the pick lies in the reference's top quartile of the band, and the mean "
             "reference top-1 given up against the band's best. `default` is `mfsearch budget`'s "
-            "procedure (its control's runs counted in its steps), `flat` the flat procedure at "
-            "the same steps, `flat-12` the earlier default; random choice is the floor. "
+            "procedure (its control's runs counted in its steps); the pruner's rule is "
+            "Optuna's, applied to the candidates in the order they train (one worker), so the "
+            "steps trained are a mean over the replays. `flat` is the flat procedure and the "
+            "other pruner the same procedure, each with as many candidates as fit in the "
+            "default's steps; `flat-12` is the earlier default; random choice is the floor. "
             "Intervals: bootstrap over the architectures.", "",
             pd.DataFrame(rows).to_markdown(index=False), "",
+            *_against_target(record["decision"]),
             f"The first seed's running score against the reference at each rung: {taus}.", ""]
+
+
+def _against_target(decision: dict) -> list[str]:
+    """Issue 21's acceptance, in one line: the default's top-quartile rate at least 75% and
+    above the flat procedure's at the same compute, its regret at most half of flat's."""
+    if "default" not in decision or "flat" not in decision:
+        return []
+    d, f = decision["default"], decision["flat"]
+    ratio = d["regret"] / f["regret"] if f["regret"] else math.inf
+    met = d["top_quartile_rate"] >= 0.75 and d["top_quartile_rate"] > f["top_quartile_rate"] \
+        and ratio <= 0.5
+    return [f"Against the target (top-quartile rate >= 75% and above flat's, regret <= half of "
+            f"flat's): default {d['top_quartile_rate']:.0%} against flat "
+            f"{f['top_quartile_rate']:.0%}; regret {ratio:.2f} of flat's: "
+            + ("met." if met else "not met."), ""]

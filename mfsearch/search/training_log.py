@@ -16,6 +16,7 @@ import torch
 from ..data import Dataset
 from ..errors import UserError
 from ..families import DEFAULT_FAMILY, get_family
+from ..latency.measure import machine
 from ..proxy.train import pick_device
 
 # The code a training's outcome depends on (globs under the package, then under the trained
@@ -56,7 +57,9 @@ def code_fingerprint(family: str = DEFAULT_FAMILY) -> str:
 class TrainingLog:
     """Outcomes keyed by everything that decides them: the architecture (not its name), the
     training settings with the seed, the data, the CPU threads (they change float rounding),
-    the torch version and the training code."""
+    the torch version and the training code. Each line also names the CPU it ran on, outside
+    the key: the same training rounds differently on another CPU model, and a measurement that
+    spans machines should say so, not be unable to continue."""
 
     def __init__(self, path: Path, data: Dataset, threads: int):
         self.path = Path(path)
@@ -64,12 +67,15 @@ class TrainingLog:
                          "torch": torch.__version__}
         self._code: dict[str, str] = {}  # family -> fingerprint
         self._done: dict[str, dict] = {}
+        self._cpu: dict[str, str | None] = {}  # key -> CPU model; None for lines without it
+        self.this_cpu = machine()["cpu"]
         try:
             text = self.path.read_text(encoding="utf-8") if self.path.exists() else ""
             for line in text.splitlines():
                 try:
                     entry = json.loads(line)
                     self._done[entry["key"]] = entry["outcome"]
+                    self._cpu[entry["key"]] = entry.get("cpu")
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short when the process was killed
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,11 +99,17 @@ class TrainingLog:
     def get(self, spec, cfg) -> dict | None:
         return self._done.get(self.key(spec, cfg))
 
+    def cpu(self, spec, cfg) -> str | None:
+        """The CPU model the logged training ran on (None: logged before lines named it)."""
+        return self._cpu.get(self.key(spec, cfg))
+
     def add(self, spec, cfg, outcome: dict) -> None:
         key = self.key(spec, cfg)
         self._done[key] = outcome
+        self._cpu[key] = self.this_cpu
         self._file.write(json.dumps({"key": key, "arch": spec.name, "steps": cfg.steps,
-                                     "seed": cfg.seed, "outcome": outcome}) + "\n")
+                                     "seed": cfg.seed, "cpu": self.this_cpu,
+                                     "outcome": outcome}) + "\n")
         self._file.flush()
 
     def close(self) -> None:
