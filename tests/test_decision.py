@@ -5,8 +5,10 @@ from dataclasses import replace
 
 import numpy as np
 import optuna
+import pandas as pd
 import pytest
 
+from mfsearch.search.ceiling import robust_reference
 from mfsearch.search.decision import (Procedure, at_compute, decision_quality, expected_steps,
                                       flat, outcomes, promoted, replay, rung_taus)
 
@@ -104,3 +106,20 @@ def test_rung_taus_are_shares_of_the_ceiling():
     taus = rung_taus(losses, quality, (20, 60), ceiling=0.5)
     assert [t["steps"] for t in taus] == [20, 60]
     assert all(t["kendall"] == 1.0 and t["of_ceiling"] == 2.0 for t in taus)
+
+
+def test_a_robust_reference_is_measured_against_the_mean():
+    """Seeds that agree except for failed runs: the median resists them, the mean does not."""
+    rng = np.random.default_rng(0)
+    quality = np.linspace(0.80, 0.90, 24)
+    runs = quality[:, None] + 0.004 * rng.normal(size=(24, 4))
+    runs[np.arange(0, 24, 3), rng.integers(0, 4, size=8)] -= 0.15  # one failed run in every third
+    frame = pd.DataFrame(runs, columns=[f"long_seed{s}" for s in range(4)])
+    found = robust_reference(frame, list(frame.columns), resamples=200)
+    assert set(found) == {"mean", "median", "mean without the worst"}
+    assert "gain" not in found["mean"]
+    median = found["median"]
+    assert median["gain"] == pytest.approx(median["kendall"] - found["mean"]["kendall"], abs=2e-3)
+    assert median["gain"] > 0 and median["interval"][0] > 0  # measurably better
+    assert robust_reference(frame.iloc[:, :2], ["long_seed0", "long_seed1"]) is None
+    assert robust_reference(frame.head(5), list(frame.columns)) is None

@@ -14,9 +14,19 @@ from __future__ import annotations
 import itertools
 import math
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
-__all__ = ["corrected_tau", "reliability"]
+__all__ = ["REFERENCE_STATISTICS", "corrected_tau", "reliability", "robust_reference"]
+
+# Ways to pool the reference's seeds: a failed run (one seed far below the others) pulls the
+# mean down; the median and the mean without the worst seed resist it.
+REFERENCE_STATISTICS = {
+    "mean": lambda runs: runs.mean(axis=1),
+    "median": lambda runs: np.median(runs, axis=1),
+    "mean without the worst": lambda runs: np.sort(runs, axis=1)[:, 1:].mean(axis=1),
+}
 
 
 def _tau_of(r: float) -> float:
@@ -45,3 +55,37 @@ def corrected_tau(tau: float, record: dict) -> float | None:
     if rel <= 0:
         return None
     return _tau_of(_r_of(tau) / math.sqrt(rel))
+
+
+def robust_reference(frame: pd.DataFrame, columns: list[str], resamples: int = 1000,
+                     confidence: float = 0.95, seed: int = 0) -> dict | None:
+    """Per way of pooling seeds, how well the pool of all seeds but one ranks the held-out
+    seed's runs (mean Kendall tau over the held-out seeds; the pooling that predicts an
+    independent run best is the more reliable reference), and its gain over the mean with a
+    percentile bootstrap interval over the architectures. None with fewer than 3 seeds or 8
+    architectures."""
+    if len(columns) < 3 or len(frame) < 8:
+        return None
+    runs = frame[columns].to_numpy(dtype=float)
+
+    def held_out(pool, rows) -> float:
+        part = runs[rows]
+        return float(np.mean([stats.kendalltau(pool(np.delete(part, s, axis=1)),
+                                               part[:, s]).statistic
+                              for s in range(len(columns))]))
+
+    everything = np.arange(len(runs))
+    found = {}
+    for name, pool in REFERENCE_STATISTICS.items():
+        entry = {"kendall": round(held_out(pool, everything), 3)}
+        if name != "mean":
+            boot = stats.bootstrap(
+                (everything,), lambda rows: held_out(pool, rows.astype(int))
+                - held_out(REFERENCE_STATISTICS["mean"], rows.astype(int)),
+                vectorized=False, n_resamples=resamples, method="percentile",
+                confidence_level=confidence, random_state=seed)
+            entry["gain"] = round(entry["kendall"] - found["mean"]["kendall"], 3)
+            entry["interval"] = [round(float(boot.confidence_interval.low), 3),
+                                 round(float(boot.confidence_interval.high), 3)]
+        found[name] = entry
+    return found

@@ -24,7 +24,7 @@ from ..latency.measure import machine
 from ..proxy.config import SCORES, ProxyConfig
 from ..proxy.train import TrainingDiverged, train_proxy
 from ..space import random_specs
-from .ceiling import corrected_tau, reliability
+from .ceiling import corrected_tau, reliability, robust_reference
 from .decision import (at_compute, decision_quality, default_procedure, expected_steps, flat,
                        rung_taus)
 from .study import Band
@@ -287,6 +287,7 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
         record["held_out"] = {kind: held_out_taus(frame, seeds, kind)
                               for kind in ("proxy", "long")}
         ceiling = reliability(frame, [f"long_seed{s}" for s in seeds])
+        record["robust_reference"] = robust_reference(frame, [f"long_seed{s}" for s in seeds])
         record.update(archs=count, reliability=ceiling["reliability"],
                       ceiling=ceiling["ceiling_tau"],
                       seed_agreement_r=ceiling["seed_agreement_r"])

@@ -122,10 +122,26 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
             "root of that reliability (what it would score against a reference of infinitely "
             "many seeds). The one-4x-run yardstick is in the section above.", "",
             pd.DataFrame(rows).to_markdown(index=False), ""]
+        if record.get("robust_reference"):
+            lines += [_robust_line(record["robust_reference"], len(record["seed_taus"])), ""]
     lines += decision_lines(record)
     lines += ["## Per architecture", "", frame.to_markdown(index=False), ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(lines))
+
+
+def _robust_line(robust: dict, seeds: int) -> str:
+    """Whether a robust pool of the seeds makes a measurably more reliable reference."""
+    told = "; ".join(f"{name} {entry['kendall']:+.3f}" + (
+        f" (gain {entry['gain']:+.3f}, {interval_text(entry['interval'])})"
+        if "gain" in entry else "") for name, entry in robust.items())
+    better = [name for name, entry in robust.items() if "gain" in entry
+              and entry["interval"][0] > 0]
+    verdict = (f"{' and '.join(better)} raise(s) it beyond the luck of the architectures"
+               if better else "no pooling raises it beyond the luck of the architectures, so "
+               "the reference stays the mean")
+    return (f"Robust reference: each pool of {seeds - 1} seeds' longer runs against the "
+            f"held-out seed's run, mean Kendall tau over the held-out seeds: {told}; {verdict}.")
 
 
 def decision_lines(record: dict) -> list[str]:
