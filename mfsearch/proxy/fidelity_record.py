@@ -98,6 +98,18 @@ def fidelity_summary(proxy=None, data_name: str | None = None, band_label: str |
                       "of that ceiling"
                       + (f" (tau {corrected:.2f} corrected for the reference's noise)."
                          if corrected is not None else "."))
+    decision = r.get("decision", {})
+    if "default" in decision and "flat" in decision:
+        d, f = decision["default"], decision["flat"]
+        within = "" if d["interval"] is None else (
+            f" ({d['interval']['top_quartile_rate'][0]:.0%} to "
+            f"{d['interval']['top_quartile_rate'][1]:.0%})")
+        agreement += (f" Searches replayed over these trainings: the default procedure's pick "
+                      f"lies in the reference's top quartile of the band in "
+                      f"{d['top_quartile_rate']:.0%}{within} of them, the flat procedure's at "
+                      f"the same compute in {f['top_quartile_rate']:.0%}, random choice's in "
+                      f"{decision['random']['top_quartile_rate']:.0%}; mean regret "
+                      f"{d['regret']:.4f} against {f['regret']:.4f} top-1.")
     interval = s["proxy"].get("kendall_interval")
     spread = (f" ({r['confidence']:.0%} bootstrap interval over architectures "
               f"{interval[0]:.2f} to {interval[1]:.2f})" if interval else "")
