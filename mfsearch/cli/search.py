@@ -18,7 +18,8 @@ from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..latency.settings import MEMORY_FORMATS, LatencySettings, memory_format_for
 from ..search.budget import parse_budget, parse_latency
-from ..search.rungs import DEFAULT_TRIALS, PRUNERS
+from ..search.rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_TRIALS,
+                            PRUNERS)
 from ..spec import load_model_spec
 from ..space import load_space
 from .analysis import resolution_arg
@@ -56,12 +57,13 @@ def register(sub) -> None:
     g.add_argument("--pruner", choices=PRUNERS, default="sha", help="sha: successive halving "
                    "at rungs of the proxy's schedule; hyperband; none: every candidate trains "
                    "all --proxy-steps (multi-objective searches always do)")
-    g.add_argument("--eta", type=at_least_2, default=3, help="keep the top 1/eta at each rung")
+    g.add_argument("--eta", type=at_least_2, default=DEFAULT_ETA,
+                   help="keep the top 1/eta at each rung")
     g.add_argument("--first-rung", type=positive_int, metavar="STEPS",
                    help="steps of the first rung (default: --proxy-steps / eta)")
     g.add_argument("--finalists", type=non_negative_int, default=3, help="top candidates "
                    "retrained with further seeds after the search (0: no confirmation)")
-    g.add_argument("--confirm-seeds", type=positive_int, default=2,
+    g.add_argument("--confirm-seeds", type=positive_int, default=DEFAULT_CONFIRM_SEEDS,
                    help="further seeds for each finalist and the control")
     g.add_argument("--control", metavar="MODEL", help="the design to beat (default: the "
                    "family's shipped variant nearest the budget, e.g. mobile-former-151m)")

@@ -23,7 +23,7 @@ from ..errors import UserError
 from ..families import analyze
 from ..latency.table import LatencyTable
 from ..proxy.config import ProxyConfig
-from .rungs import make_pruner, rung_steps
+from .rungs import DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, make_pruner, rung_steps
 
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
               "latency": "minimize"}
@@ -90,10 +90,10 @@ class SearchSettings:
     fidelity_record: str | Path | None = None  # the measurement reports quote (None: shipped)
     checkpoint_dir: Path | None = None  # trained weights wait here until their trial is told
     pruner: str = "sha"  # rungs.PRUNERS; multi-objective searches train every candidate fully
-    eta: int = 3  # the pruner keeps the top 1/eta of a rung
+    eta: int = DEFAULT_ETA  # the pruner keeps the top 1/eta of a rung
     first_rung: int | None = None  # steps of the first rung (default: steps / eta)
     finalists: int = 3  # trained candidates the confirmation stage retrains (0: none)
-    confirm_seeds: int = 2  # further seeds of each finalist and the control
+    confirm_seeds: int = DEFAULT_CONFIRM_SEEDS  # further seeds of each finalist and the control
     control: str | None = None  # the control's variant (default: the family's nearest)
 
     @property
