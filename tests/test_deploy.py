@@ -200,11 +200,12 @@ def test_lookup_table_is_per_engine(ort_engine, tmp_path, capsys):
         # the torch table of the same settings is another table
         with pytest.raises(UserError, match="other settings"):
             LatencyTable.open(table, LatencySettings(resolution=32, memory_format="contiguous"))
-        # a budget in milliseconds searches under this engine's predicted latency
+        # a budget in milliseconds searches under this engine's predicted latency (a band wide
+        # enough for any machine's speed: the tiny net predicted 0.2-0.4 ms on a slow one)
         out = tmp_path / "run"
-        assert main(["budget", "0.1ms", "--engine", "onnxruntime", "--space", str(space),
+        assert main(["budget", "100ms", "--engine", "onnxruntime", "--space", str(space),
                      "--res", "32", "--latency-table", str(table), "--trials", "2",
-                     "--proxy-steps", "2", "--tolerance", "0.999", "--finalists", "0",
+                     "--proxy-steps", "2", "--tolerance", "0.99999", "--finalists", "0",
                      "--out", str(out)]) == 0
         with (out / "trials.csv").open() as fh:
             rows = [r for r in csv.DictReader(fh) if r["state"] == "trained"]
