@@ -113,14 +113,14 @@ def replay(procedure: Procedure, losses: np.ndarray,
     reported: dict[tuple[int, int], list[float]] = {}
     for c, b in enumerate(bracket_of):
         for rung in brackets[b][1]:
-            value = -float(first[c, :rung].mean())
+            value = float(running_scores(first[c], rung))
             reported.setdefault((b, rung), []).append(value)
             if not promoted(value, reported[b, rung], procedure.eta):
                 trained[c] = rung
                 break
     alive = np.flatnonzero(trained == top)
     steps = int(trained.sum()) + procedure.extra_steps()
-    score = -first[alive, :top].mean(axis=-1)
+    score = running_scores(first[alive], top)
     if not procedure.finalists:
         return int(chosen[alive[int(np.argmax(score))]]), steps
     finalists = alive[np.argsort(-score, kind="stable")[:procedure.finalists]]

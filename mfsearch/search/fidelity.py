@@ -259,8 +259,9 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
     finally:
         if done:
             done.close()
+    here = machine()["cpu"]
     cpus = collections.Counter(
-        (done.cpu(specs[i], cfg) if done else machine()["cpu"]) or "not recorded"
+        (done.cpu(specs[i], cfg) if done else here) or "not recorded"
         for (i, _, _), cfg in config.items())
     frame = pd.DataFrame(rows)
     rankers = (["proxy"] + (["proxy_mean"] if repeats > 1 else [])
