@@ -121,6 +121,28 @@ def test_confirmation_resumes_after_sigkill_without_retraining(tmp_path):
     assert len(report["control"]["scores"]) == 3
 
 
+def test_confirmation_in_two_processes_scores_as_one_at_a_time(tmp_path):
+    """The confirmation's runs are fixed before they start, so training them two at a time
+    changes nothing but the wall clock (one thread per training in both runs)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        reports = []
+        for jobs in ("1", "2"):
+            out = tmp_path / f"jobs-{jobs}"
+            assert main(["budget", "150M", "--trials", "2", "--finalists", "1",
+                         "--confirm-seeds", "1", "--jobs", jobs, *TINY, "--out", str(out)]) == 0
+            reports.append(json.loads((out / "report.json").read_text()))
+    finally:
+        torch.set_num_threads(threads)
+    one, two = reports
+    assert len(two["control"]["scores"]) == 2
+    for key in ("control", "baselines", "finalists"):
+        assert one[key] == two[key]
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--eta", "1"], "expected an integer of at least 2"),
     (["--control", "no-such-model"], "no-such-model"),

@@ -16,6 +16,7 @@ from mfsearch.search import run as search_run
 from mfsearch import data as datasets
 from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.latency.measure import machine
+from mfsearch.proxy import pool
 from mfsearch.proxy import train as proxy_train
 from mfsearch.proxy.fidelity_record import load_record
 from mfsearch.proxy.train import ProxyConfig
@@ -301,7 +302,7 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
                                                                           monkeypatch):
     log = tmp_path / "trainings.jsonl"
     calls = []
-    real = fidelity.train_proxy
+    real = pool.train_proxy
 
     def interrupted_after_three(spec, data, cfg, **kwargs):
         if len(calls) == 3:
@@ -309,13 +310,13 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
         calls.append(spec.name)
         return real(spec, data, cfg, **kwargs)
 
-    monkeypatch.setattr(fidelity, "train_proxy", interrupted_after_three)
+    monkeypatch.setattr(pool, "train_proxy", interrupted_after_three)
     with pytest.raises(KeyboardInterrupt):
         _tiny_measure(3, log)
     assert len(log.read_text().splitlines()) == 3  # every finished training was kept
     with log.open("a") as f:
         f.write('{"key": "cut short')  # a line cut when the process was killed
-    monkeypatch.setattr(fidelity, "train_proxy", real)
+    monkeypatch.setattr(pool, "train_proxy", real)
     lines = []
     first, record = _tiny_measure(3, log, lines.append)
     assert lines[0] == f"reusing 3 of 6 trainings from {log}" and record["reused"] == 3

@@ -18,8 +18,8 @@ from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..latency.settings import MEMORY_FORMATS, LatencySettings, memory_format_for
 from ..search.budget import parse_budget, parse_latency
-from ..search.rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_TRIALS,
-                            PRUNERS)
+from ..search.rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_FINALISTS,
+                            DEFAULT_TRIALS, PRUNERS)
 from ..spec import load_model_spec
 from ..space import load_space
 from .analysis import resolution_arg
@@ -61,10 +61,14 @@ def register(sub) -> None:
                    help="keep the top 1/eta at each rung")
     g.add_argument("--first-rung", type=positive_int, metavar="STEPS",
                    help="steps of the first rung (default: --proxy-steps / eta)")
-    g.add_argument("--finalists", type=non_negative_int, default=3, help="top candidates "
-                   "retrained with further seeds after the search (0: no confirmation)")
+    g.add_argument("--finalists", type=non_negative_int, default=DEFAULT_FINALISTS,
+                   help="top candidates retrained with further seeds after the search "
+                   "(0: no confirmation)")
     g.add_argument("--confirm-seeds", type=positive_int, default=DEFAULT_CONFIRM_SEEDS,
                    help="further seeds for each finalist and the control")
+    g.add_argument("--jobs", type=positive_int, help="confirmation trainings run at once, each "
+                   "in its own process with the CPU threads split between them (default: one "
+                   "per CPU thread, 1 on CUDA); a small training keeps two cores only partly busy")
     g.add_argument("--control", metavar="MODEL", help="the design to beat (default: the "
                    "family's shipped variant nearest the budget, e.g. mobile-former-151m)")
     p.add_argument("--objectives", default="acc", help="acc (default: the proxy's score, "
@@ -163,7 +167,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
                               latency=table, fidelity_record=args.fidelity_record,
                               pruner=args.pruner, eta=args.eta, first_rung=args.first_rung,
                               finalists=args.finalists, confirm_seeds=args.confirm_seeds,
-                              control=args.control)
+                              control=args.control, jobs=args.jobs)
     if args.control:
         load_model_spec(args.control)  # a bad control fails before any work
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

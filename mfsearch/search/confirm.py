@@ -18,9 +18,8 @@ import optuna
 from scipy import stats
 
 from ..data import Dataset
-from ..errors import UserError
 from ..families import all_families, analyze
-from ..proxy.train import TrainingDiverged, train_proxy
+from ..proxy.pool import threads_per_job, train_many
 from ..spec import load_model_spec, spec_from_yaml, variant_names
 from .study import SearchSettings, proxy_score, trained
 from .training_log import TrainingLog
@@ -168,7 +167,8 @@ def _cost(spec, settings: SearchSettings) -> tuple[int, int]:
 def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: Path,
             threads: int, log=lambda message: None) -> Confirmation | None:
     """Retrain the finalists and the control with the further seeds (None when the stage is
-    off or nothing was trained)."""
+    off or nothing was trained), `settings.confirmation_jobs()` trainings at once. `threads`:
+    the CPU threads one training uses when they run one at a time."""
     done = sorted(trained(study), key=lambda t: -proxy_score(t))[:settings.finalists]
     if not done:
         return None
@@ -184,28 +184,28 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
         control = Candidate(control.name, control, None, *_cost(control, settings))
     baselines = [Candidate(s.name, s, None, *_cost(s, settings))
                  for s in baseline_specs(settings)]
-    runs = TrainingLog(out / CONFIRMATIONS, data, threads)
+    jobs = settings.confirmation_jobs()
+    runs = TrainingLog(out / CONFIRMATIONS, data, threads if jobs == 1 else threads_per_job(jobs))
     todo = [(c, s) for c in finalists for s in seeds[1:]]
     todo += [(c, s) for c in [*([control] if control else []), *baselines] for s in seeds]
+    configs = [dataclasses.replace(proxy, seed=seed) for _, seed in todo]
+    outcomes = [runs.get(c.spec, cfg) for (c, _), cfg in zip(todo, configs)]
+    missing = [n for n, outcome in enumerate(outcomes) if outcome is None]
+    if missing:
+        log(f"confirmation: {len(missing)} of {len(todo)} trainings to run"
+            + (f", {jobs} at a time" if jobs > 1 else ""))
     try:
-        for n, (c, seed) in enumerate(todo, 1):
-            cfg = dataclasses.replace(proxy, seed=seed)
-            outcome = runs.get(c.spec, cfg)
-            if outcome is None:
-                log(f"confirmation {n}/{len(todo)}: {c.name}, seed {seed}")
-                losses: list[float] = []
-                try:
-                    result = train_proxy(c.spec, data, cfg,
-                                         progress=lambda step, loss: losses.append(loss))
-                except TrainingDiverged as exc:
-                    raise UserError(f"confirmation: {c.name} (seed {seed}) diverged: {exc}"
-                                    ) from None
-                outcome = {"score": result.scored(proxy.score), "top1": result.accuracy,
-                           "seconds": round(result.seconds, 2), "losses": losses}
-                runs.add(c.spec, cfg, outcome)
-            c.scores.append(outcome["score"])
+        tasks = [(n, todo[n][0].spec, configs[n]) for n in missing]
+        for done, (n, result) in enumerate(train_many(tasks, data, jobs), 1):
+            (c, seed), cfg = todo[n], configs[n]
+            outcomes[n] = {"score": result[proxy.score], "top1": result["top1"],
+                           "seconds": round(result["seconds"], 2), "losses": result["losses"]}
+            runs.add(c.spec, cfg, outcomes[n])
+            log(f"confirmation {done}/{len(missing)}: {c.name}, seed {seed} done")
     finally:
         runs.close()
+    for (c, _), outcome in zip(todo, outcomes):
+        c.scores.append(outcome["score"])
     for c in finalists:
         if control is not None:
             c.difference = [a - b for a, b in zip(c.scores, control.scores)]

@@ -5,24 +5,19 @@ from __future__ import annotations
 import collections
 import datetime
 import itertools
-import multiprocessing
-import signal
-import threading
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from scipy import stats
 
 from ..families import analyze
 from ..data import Dataset
-from ..errors import UserError
 from ..latency.measure import machine
 from ..proxy.config import SCORES, ProxyConfig
-from ..proxy.train import TrainingDiverged, train_proxy
+from ..proxy.pool import threads_per_job, train_many
 from ..space import random_specs
 from .ceiling import corrected_tau, reliability, robust_reference
 from .decision import (at_compute, decision_quality, default_procedure, expected_steps, flat,
@@ -134,68 +129,6 @@ def _runs(specs, proxy: ProxyConfig, factor: int, repeats: int):
             yield i, "long", s, short_cfg.longer(factor)
 
 
-_WORKER: dict = {}
-
-
-def _start_worker(data: Dataset, threads: int) -> None:
-    torch.set_num_threads(threads)
-    _WORKER["data"] = data
-
-
-def _train_one(spec, data: Dataset, cfg: ProxyConfig) -> dict:
-    """Every score of one training (keyed as in SCORES), its seconds and its per-step losses
-    (from which a rung's running score can be read wherever another schedule agrees)."""
-    losses: list[float] = []
-    try:
-        result = train_proxy(spec, data, cfg, progress=lambda step, loss: losses.append(loss))
-    except TrainingDiverged as exc:
-        raise UserError(f"{spec.name} (seed {cfg.seed}, {cfg.steps} steps) diverged: {exc}; "
-                        "a ranking needs every training to finish (try a lower --proxy-lr)"
-                        ) from None
-    return {**{kind: result.scored(kind) for kind in SCORES}, "seconds": result.seconds,
-            "losses": losses}
-
-
-def _train_in_worker(task) -> tuple:
-    key, spec, cfg = task
-    return key, _train_one(spec, _WORKER["data"], cfg)
-
-
-def _train_all(specs, data: Dataset, runs: list, jobs: int):
-    """Yield ((arch index, kind, seed), scores and seconds) as trainings finish. With jobs > 1
-    each training runs in its own process with the threads split evenly: one small training
-    keeps two cores only partly busy, so separate processes finish sooner (docs/decisions.md).
-    A run's result depends only on its seed and its thread count."""
-    if jobs == 1:
-        for i, kind, s, cfg in runs:
-            yield (i, kind, s), _train_one(specs[i], data, cfg)
-        return
-    # spawn, not fork: a forked child of a process that has run torch threads can hang. The
-    # workers start with Ctrl-C ignored (the setting is inherited), so only this process sees
-    # it, stops them and reports one line instead of a traceback per worker.
-    ignore = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if ignore else None
-    try:
-        pool = multiprocessing.get_context("spawn").Pool(
-            jobs, initializer=_start_worker, initargs=(data, threads_per_job(jobs)))
-    finally:
-        if ignore:
-            signal.signal(signal.SIGINT, previous)
-    try:
-        tasks = [((i, kind, s), specs[i], cfg) for i, kind, s, cfg in runs]
-        yield from pool.imap_unordered(_train_in_worker, tasks)
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
-
-
-def threads_per_job(jobs: int) -> int:
-    return max(1, torch.get_num_threads() // jobs)
-
-
 def _row(spec, band: Band, seeds: list[int], score: str, results: dict) -> dict:
     """One architecture's line of the report from its trainings' outcomes, keyed by (kind,
     seed): the proxy by its `score`, the longer runs by held-out top-1, and the proxy's first
@@ -243,9 +176,10 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
     todo = [run for run in runs if run[:3] not in cached]
     results: list[dict] = [{} for _ in specs]  # per architecture: (kind, seed) -> outcome
     rows: list = [None] * count
+    tasks = [((i, kind, s), specs[i], cfg) for i, kind, s, cfg in todo]
     try:
         for (i, kind, s), outcome in itertools.chain(cached.items(),
-                                                     _train_all(specs, data, todo, jobs)):
+                                                     train_many(tasks, data, jobs)):
             results[i][kind, s] = outcome
             if done and (i, kind, s) not in cached:
                 done.add(specs[i], config[i, kind, s], outcome)

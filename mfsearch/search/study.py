@@ -23,7 +23,8 @@ from ..errors import UserError
 from ..families import analyze
 from ..latency.table import LatencyTable
 from ..proxy.config import ProxyConfig
-from .rungs import DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, make_pruner, rung_steps
+from .rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_FINALISTS, make_pruner,
+                    rung_steps)
 
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
               "latency": "minimize"}
@@ -92,9 +93,12 @@ class SearchSettings:
     pruner: str = "sha"  # rungs.PRUNERS; multi-objective searches train every candidate fully
     eta: int = DEFAULT_ETA  # the pruner keeps the top 1/eta of a rung
     first_rung: int | None = None  # steps of the first rung (default: steps / eta)
-    finalists: int = 3  # trained candidates the confirmation stage retrains (0: none)
+    finalists: int = DEFAULT_FINALISTS  # candidates the confirmation retrains (0: none)
     confirm_seeds: int = DEFAULT_CONFIRM_SEEDS  # further seeds of each finalist and the control
     control: str | None = None  # the control's variant (default: the family's nearest)
+    # Confirmation trainings at once, each in its own process (None: one per CPU thread on a
+    # CPU, one on CUDA); the confirmation's runs are fixed in advance, so this keeps results.
+    jobs: int | None = None
 
     @property
     def pruning(self) -> bool:
@@ -120,6 +124,14 @@ class SearchSettings:
             return f"flat: every candidate trains {self.proxy.steps} steps"
         kind = "successive halving" if self.pruner == "sha" else "Hyperband"
         return (f"{kind}, eta {self.eta}, rungs at {', '.join(map(str, self.rungs))} steps")
+
+    def confirmation_jobs(self) -> int:
+        if self.jobs is not None:
+            return self.jobs
+        from ..proxy.train import pick_device
+        import torch
+
+        return 1 if pick_device(self.proxy.device).type == "cuda" else torch.get_num_threads()
 
     def latency_ms(self, spec) -> float | None:
         table = self.band.latency or self.latency
