@@ -68,7 +68,8 @@ def register(sub) -> None:
                    help="further seeds for each finalist and the control")
     g.add_argument("--jobs", type=positive_int, help="confirmation trainings run at once, each "
                    "in its own process with the CPU threads split between them (default: one "
-                   "per CPU thread, 1 on CUDA); a small training keeps two cores only partly busy")
+                   "per CPU thread, at most 4; 1 on CUDA): a small training keeps two cores only "
+                   "partly busy")
     g.add_argument("--control", metavar="MODEL", help="the design to beat (default: the "
                    "family's shipped variant nearest the budget, e.g. mobile-former-151m)")
     p.add_argument("--objectives", default="acc", help="acc (default: the proxy's score, "

@@ -26,6 +26,10 @@ from ..proxy.config import ProxyConfig
 from .rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_FINALISTS, make_pruner,
                     rung_steps)
 
+# Each confirmation process holds the data and a model (about 0.5 GB at the defaults), so a
+# many-core machine splits its threads between a few processes rather than one per thread.
+MAX_DEFAULT_JOBS = 4
+
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
               "latency": "minimize"}
 
@@ -96,8 +100,9 @@ class SearchSettings:
     finalists: int = DEFAULT_FINALISTS  # candidates the confirmation retrains (0: none)
     confirm_seeds: int = DEFAULT_CONFIRM_SEEDS  # further seeds of each finalist and the control
     control: str | None = None  # the control's variant (default: the family's nearest)
-    # Confirmation trainings at once, each in its own process (None: one per CPU thread on a
-    # CPU, one on CUDA); the confirmation's runs are fixed in advance, so this keeps results.
+    # Confirmation trainings at once, each in its own process (None: one per CPU thread, at
+    # most MAX_DEFAULT_JOBS, on a CPU; one on CUDA); the confirmation's runs are fixed in
+    # advance, so this keeps results.
     jobs: int | None = None
 
     @property
@@ -131,7 +136,9 @@ class SearchSettings:
         from ..proxy.train import pick_device
         import torch
 
-        return 1 if pick_device(self.proxy.device).type == "cuda" else torch.get_num_threads()
+        if pick_device(self.proxy.device).type == "cuda":
+            return 1
+        return min(torch.get_num_threads(), MAX_DEFAULT_JOBS)
 
     def latency_ms(self, spec) -> float | None:
         table = self.band.latency or self.latency
