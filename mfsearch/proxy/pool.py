@@ -14,6 +14,7 @@ import torch
 
 from ..data import Dataset
 from ..errors import UserError
+from ..families import all_families, register
 from .config import SCORES, ProxyConfig
 from .train import TrainingDiverged, train_proxy
 
@@ -40,8 +41,12 @@ def train_one(spec, data: Dataset, cfg: ProxyConfig) -> dict:
             "losses": losses}
 
 
-def _start_worker(data: Dataset, threads: int) -> None:
+def _start_worker(data: Dataset, threads: int, families: dict) -> None:
+    """A spawned worker starts with the built-in families only: it also learns those the
+    parent registered at run time (a notebook's own family)."""
     torch.set_num_threads(threads)
+    for family in families.values():
+        register(family)
     _WORKER["data"] = data
 
 
@@ -70,7 +75,7 @@ def train_many(tasks: Iterable[tuple], data: Dataset, jobs: int) -> Iterator[tup
     try:
         pool = multiprocessing.get_context("spawn").Pool(
             min(jobs, len(tasks)), initializer=_start_worker,
-            initargs=(data, threads_per_job(jobs)))
+            initargs=(data, threads_per_job(jobs), all_families()))
     finally:
         if ignore:
             signal.signal(signal.SIGINT, previous)
