@@ -165,10 +165,9 @@ def _cost(spec, settings: SearchSettings) -> tuple[int, int]:
 
 
 def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: Path,
-            threads: int, log=lambda message: None) -> Confirmation | None:
+            log=lambda message: None) -> Confirmation | None:
     """Retrain the finalists and the control with the further seeds (None when the stage is
-    off or nothing was trained), `settings.confirmation_jobs()` trainings at once. `threads`:
-    the CPU threads one training uses when they run one at a time."""
+    off or nothing was trained), `settings.confirmation_jobs()` trainings at once."""
     done = sorted(trained(study), key=lambda t: -proxy_score(t))[:settings.finalists]
     if not done:
         return None
@@ -185,7 +184,7 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
     baselines = [Candidate(s.name, s, None, *_cost(s, settings))
                  for s in baseline_specs(settings)]
     jobs = settings.confirmation_jobs()
-    runs = TrainingLog(out / CONFIRMATIONS, data, threads if jobs == 1 else threads_per_job(jobs))
+    runs = TrainingLog(out / CONFIRMATIONS, data, threads_per_job(jobs))
     todo = [(c, s) for c in finalists for s in seeds[1:]]
     todo += [(c, s) for c in [*([control] if control else []), *baselines] for s in seeds]
     configs = [dataclasses.replace(proxy, seed=seed) for _, seed in todo]

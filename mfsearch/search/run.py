@@ -193,10 +193,8 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
                                 "--tolerance or the space")
         confirmation = None
         if settings.finalists:  # also after an early stop: confirm what the search found
-            import torch
-
             emit(SearchEvent("phase", message="confirming the finalists"))
-            confirmation = confirm(study, settings, data, out, torch.get_num_threads(),
+            confirmation = confirm(study, settings, data, out,
                                    lambda message: emit(SearchEvent("confirm",
                                                                     message=message)))
     except KeyboardInterrupt:
