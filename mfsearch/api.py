@@ -139,17 +139,23 @@ def search(budget: str | int = "150M", *, space: str | Path | None = None,
            tolerance: float = 0.1, convention: str = DEFAULT_CONVENTION, resolution: int = 224,
            objectives: str = "acc", sampler: str = "tpe", seed: int = 0,
            proxy: dict | None = None, pruner: str = "sha", eta: int = 3, finalists: int = 3,
-           confirm_seeds: int = 2, control: str | None = None, on_event=None):
+           confirm_seeds: int = 2, control: str | None = None, on_event=None,
+           devices: str | list[str] | None = None, per_device: int | None = None,
+           precision: str = "fp32", deterministic: bool = False, graphs: bool = True):
     """`mfsearch budget` as a call: search `space` (a file; the shipped Mobile-Former space by
     default) under a MAdds `budget` ("150M", or an int), ranking by the short proxy
     (`proxy`: ProxyConfig fields, e.g. {"steps": 20}) with successive halving (`pruner`,
     `eta`), then retrain the top `finalists` and the `control` with `confirm_seeds` further
-    seeds; outputs go to `out` (default runs/<timestamp>). Returns a
-    `mfsearch.search.SearchResult` (`.confirmation` holds the stage)."""
+    seeds; outputs go to `out` (default runs/<timestamp>). `devices` ("cuda:0,cuda:1", or a
+    list) trains `per_device` candidates at once on each; `precision`, `deterministic` and
+    `graphs` set CUDA trainings as `--precision`, `--deterministic` and `--no-graphs` do.
+    Returns a `mfsearch.search.SearchResult` (`.confirmation` holds the stage)."""
     import datetime
 
     from . import data as datasets
     from .proxy.config import ProxyConfig
+    from .proxy.device import check_devices, on_devices
+    from .proxy.options import DeviceOptions
     from .search.budget import parse_budget
     from .search.run import run_search
     from .search.study import Band, SearchSettings, parse_objectives
@@ -160,12 +166,18 @@ def search(budget: str | int = "150M", *, space: str | Path | None = None,
         cfg = ProxyConfig(**{"seed": seed, **(proxy or {})}).check()
     except TypeError as exc:
         raise UserError(f"proxy: {exc}") from None
+    if devices:
+        devices = check_devices(devices.split(",") if isinstance(devices, str) else devices)
+        cfg = on_devices(cfg, devices)
     settings = SearchSettings(space=load_space(space), trials=trials, proxy=cfg,
                               band=Band(madds, tolerance, convention,
                                         check_resolution(resolution)),
                               objectives=parse_objectives(objectives), sampler=sampler,
                               seed=seed, pruner=pruner, eta=eta, finalists=finalists,
-                              confirm_seeds=confirm_seeds, control=control)
+                              confirm_seeds=confirm_seeds, control=control,
+                              devices=devices or (),
+                              per_device=per_device,
+                              cuda=DeviceOptions(graphs, precision, deterministic).check())
     out = Path(out) if out else Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     return run_search(settings, datasets.load(data, seed=seed, load_size=cfg.resolution), out,
                       on_event,

@@ -8,6 +8,7 @@ import optuna
 import pandas as pd
 import pytest
 
+from mfsearch.search import decision as decision_module
 from mfsearch.search.ceiling import robust_reference
 from mfsearch.search.decision import (Procedure, at_compute, decision_quality, expected_steps,
                                       flat, outcomes, promoted, replay, rung_taus)
@@ -123,3 +124,37 @@ def test_a_robust_reference_is_measured_against_the_mean():
     assert median["gain"] > 0 and median["interval"][0] > 0  # measurably better
     assert robust_reference(frame.iloc[:, :2], ["long_seed0", "long_seed1"]) is None
     assert robust_reference(frame.head(5), list(frame.columns)) is None
+
+
+def test_workers_at_one_pace_decide_as_one_worker_does():
+    """With K candidates training at once, each rung judges a candidate against what had been
+    reported there when it arrived. At one pace for all, candidates reach every rung in the
+    order they started, so Optuna's rule promotes the same ones as with one worker."""
+    losses, _ = _log(noise=0.3)
+    three_rungs = replace(DEFAULT, rungs=(5, 15, 60), eta=3)
+    for procedure in (DEFAULT, three_rungs, replace(DEFAULT, pruner="hyperband")):
+        for workers in (4, 30):
+            parallel = replace(procedure, workers=workers)
+            for seed in range(20):
+                assert replay(parallel, losses, np.random.default_rng(seed)) == \
+                    replay(procedure, losses, np.random.default_rng(seed))
+
+
+def test_with_several_workers_a_fast_candidate_overtakes():
+    """Candidates a, b, c start in that order; one rung at 10 steps, eta 2 (only the best so
+    far goes on while fewer than 2... then the top half). Scores: b best, then c, then a.
+    One worker judges c against a and b, and stops it. With two workers and b slow, c (fast)
+    starts when a finishes and reaches the rung before b: judged against a alone, it goes on."""
+    losses = np.ones((3, 1, 20)) * np.array([2.0, 1.0, 1.5])[:, None, None]
+    procedure = Procedure("p", candidates=3, rungs=(10, 20), eta=2)
+    pace = np.array([1.0, 10.0, 0.1])  # seconds per step of a, b, c
+
+    def trained(workers: int) -> list[int]:
+        steps = np.full(3, 20)
+        decision_module._promote_async(replace(procedure, workers=workers), losses[:, 0],
+                                       procedure.brackets(), np.zeros(3, dtype=int), steps,
+                                       pace)
+        return steps.tolist()
+
+    assert trained(1) == [20, 20, 10]
+    assert trained(2) == [20, 20, 20]

@@ -16,7 +16,7 @@ from mfsearch.search import run as search_run
 from mfsearch import data as datasets
 from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.latency.measure import machine
-from mfsearch.proxy import pool
+from mfsearch.proxy import device as device_mod
 from mfsearch.proxy import train as proxy_train
 from mfsearch.proxy.fidelity_record import load_record
 from mfsearch.proxy.train import ProxyConfig
@@ -103,7 +103,7 @@ def test_nan_loss_fails_the_trial_and_the_study_goes_on(tmp_path, monkeypatch, c
             raise proxy_train.TrainingDiverged("loss became nan at step 3")
         return real(spec, data, cfg, progress, **kwargs)
 
-    monkeypatch.setattr(trial_mod, "train_proxy", flaky)
+    monkeypatch.setattr(device_mod, "train_proxy", flaky)
     out = tmp_path / "run"
     assert main([*SMOKE, "--out", str(out)]) == 0
     failed = [r for r in rows(out) if r["state"] == "failed"]
@@ -302,7 +302,7 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
                                                                           monkeypatch):
     log = tmp_path / "trainings.jsonl"
     calls = []
-    real = pool.train_proxy
+    real = device_mod.train_proxy
 
     def interrupted_after_three(spec, data, cfg, **kwargs):
         if len(calls) == 3:
@@ -310,13 +310,13 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
         calls.append(spec.name)
         return real(spec, data, cfg, **kwargs)
 
-    monkeypatch.setattr(pool, "train_proxy", interrupted_after_three)
+    monkeypatch.setattr(device_mod, "train_proxy", interrupted_after_three)
     with pytest.raises(KeyboardInterrupt):
         _tiny_measure(3, log)
     assert len(log.read_text().splitlines()) == 3  # every finished training was kept
     with log.open("a") as f:
         f.write('{"key": "cut short')  # a line cut when the process was killed
-    monkeypatch.setattr(pool, "train_proxy", real)
+    monkeypatch.setattr(device_mod, "train_proxy", real)
     lines = []
     first, record = _tiny_measure(3, log, lines.append)
     assert lines[0] == f"reusing 3 of 6 trainings from {log}" and record["reused"] == 3

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..proxy.config import SCORES, ProxyConfig
+from ..proxy.options import PRECISIONS, DeviceOptions
 
 DEFAULTS = ProxyConfig()
 
@@ -66,6 +67,45 @@ def proxy_config(args: argparse.Namespace) -> ProxyConfig:
                        resolution=args.proxy_res, lr=args.proxy_lr, seed=args.seed,
                        device=args.device, score=args.proxy_score,
                        warmup=min(DEFAULTS.warmup, max(1, args.proxy_steps // 10))).check()
+
+
+def add_device_args(p: argparse.ArgumentParser) -> None:
+    """Where and how a search's trainings run at once (workers, GPUs, CUDA settings)."""
+    g = p.add_argument_group("accelerators")
+    g.add_argument("--devices", metavar="LIST", help="train candidates at once in worker "
+                   "processes on the study, --per-device on each listed device (e.g. "
+                   "cuda:0,cuda:1, or cpu,cpu); with --device cuda the default is the current "
+                   "GPU. The confirmation uses as many. A parallel search tries candidates in "
+                   "a varying order")
+    g.add_argument("--per-device", type=positive_int, metavar="K", help="worker processes on "
+                   "each device (default: 8 on a GPU, 1 on a CPU; processes take turns on a "
+                   "GPU, and 4 to 16 trained equally fast: reports/gpu.md)")
+    g.add_argument("--precision", choices=PRECISIONS, default="fp32", help="CUDA trainings in "
+                   "fp32 (default) or under bf16 autocast (reports/gpu.md: how bf16 scores "
+                   "rank against fp32)")
+    g.add_argument("--deterministic", action="store_true", help="CUDA: deterministic "
+                   "algorithms and a fixed cuBLAS workspace, so a training repeats bit for bit "
+                   "(a CPU training always does)")
+    g.add_argument("--no-graphs", dest="graphs", action="store_false", help="CUDA: run every "
+                   "step eagerly instead of replaying it from a captured CUDA graph")
+
+
+def device_settings(args: argparse.Namespace, proxy: ProxyConfig) -> tuple[ProxyConfig, dict]:
+    """The proxy and the SearchSettings fields the accelerator options give, checked before
+    anything is written: a missing GPU, devices of two kinds, bf16 asked for on a CPU."""
+    from ..proxy.device import check_devices, on_devices
+    from ..proxy.train import pick_device
+
+    devices = check_devices(args.devices.split(",")) if args.devices is not None else ()
+    if devices:
+        proxy = on_devices(proxy, devices)
+    on_cuda = pick_device(proxy.device).type == "cuda"  # --device cuda without one fails here
+    if args.precision != "fp32" and not on_cuda:
+        raise UserError(f"--precision {args.precision} applies to CUDA trainings; this search "
+                        "trains on the CPU (use --device cuda)")
+    return proxy, {"devices": devices, "per_device": args.per_device,
+                   "cuda": DeviceOptions(graphs=args.graphs, precision=args.precision,
+                                         deterministic=args.deterministic)}
 
 
 def writable_dir(out: Path, option: str = "--out") -> Path:

@@ -23,9 +23,9 @@ from ..search.rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_FINALIST
 from ..spec import load_model_spec
 from ..space import load_space
 from .analysis import resolution_arg
-from .common import (add_engine_arg, add_proxy_args, at_least_2, at_least_3, fraction,
-                     load_data, non_negative_int, positive_int, proxy_config, quiet_optuna,
-                     report_path, writable_dir)
+from .common import (add_device_args, add_engine_arg, add_proxy_args, at_least_2,
+                     at_least_3, device_settings, fraction, load_data, non_negative_int,
+                     positive_int, proxy_config, quiet_optuna, report_path, writable_dir)
 from .render import fitted_table, make_console, print_fitted
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
@@ -68,10 +68,11 @@ def register(sub) -> None:
                    help="further seeds for each finalist and the control")
     g.add_argument("--jobs", type=positive_int, help="confirmation trainings run at once, each "
                    "in its own process with the CPU threads split between them (default: one "
-                   "per CPU thread, at most 4; 1 on CUDA): a small training keeps two cores only "
-                   "partly busy")
+                   "per CPU thread, at most 4; with workers (--devices, CUDA) one per worker): a "
+                   "small training keeps two cores only partly busy")
     g.add_argument("--control", metavar="MODEL", help="the design to beat (default: the "
                    "family's shipped variant nearest the budget, e.g. mobile-former-151m)")
+    add_device_args(p)
     p.add_argument("--objectives", default="acc", help="acc (default: the proxy's score, "
                    "see --proxy-score), or acc,madds or acc,latency for a Pareto front")
     p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
@@ -163,12 +164,14 @@ def cmd_budget(args: argparse.Namespace) -> int:
         console.print(f"latency lookup table: {band.latency.path} ({len(band.latency.entries)} "
                       "block shapes); new shapes are measured as they come", highlight=False)
     table = band.latency or (latency_table(args) if "latency" in objectives else None)
-    settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy_config(args),
+    proxy, placement = device_settings(args, proxy_config(args))
+    settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy,
                               objectives=objectives, sampler=args.sampler, seed=args.seed,
                               latency=table, fidelity_record=args.fidelity_record,
                               pruner=args.pruner, eta=args.eta, first_rung=args.first_rung,
                               finalists=args.finalists, confirm_seeds=args.confirm_seeds,
-                              control=args.control, jobs=args.jobs)
+                              control=args.control, jobs=args.jobs, **placement)
+    settings.workers()  # a latency search refuses --devices here, before any work
     if args.control:
         load_model_spec(args.control)  # a bad control fails before any work
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -214,6 +217,7 @@ class _ProgressRenderer:
     def __init__(self, progress: Progress, settings, band):
         self.progress, self.settings, self.band = progress, settings, band
         self.task = self.step_task = self.lut_task = None
+        self.idle = "  proxy"
         self.started = False
 
     def block(self, done: int, total: int, name: str) -> None:
@@ -246,6 +250,8 @@ class _ProgressRenderer:
                             f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; output "
                             f"{event.info['out']}", highlight=False)
             p.console.print(f"data: {event.info['data']}", highlight=False)
+            if event.info.get("workers"):
+                p.console.print(f"trainings: {event.info['workers']}", highlight=False)
             flat = event.info.get("flat_because")
             p.console.print(f"procedure: {event.info['procedure']}"
                             + (f" ({flat})" if flat else ""), highlight=False)
@@ -253,7 +259,12 @@ class _ProgressRenderer:
                 p.console.print(f"resuming: {event.done} candidate(s) already in the study")
             self.task = p.add_task("candidates", total=self.settings.trials, completed=event.done,
                                    best=_best_text(event.info["best"]))
-            self.step_task = p.add_task("  proxy", total=self.settings.proxy.steps, best="")
+            # Worker processes report whole trials, not steps: the second bar then only names
+            # what runs (and follows the confirmation).
+            self.idle = "  trainings run in worker processes" if event.info.get("workers") \
+                else "  proxy"
+            self.step_task = p.add_task(self.idle, best="", total=None if event.info.get(
+                "workers") else self.settings.proxy.steps)
         elif event.kind == "trial":
             p.reset(self.step_task, total=self.settings.proxy.steps, description="  proxy")
         elif event.kind == "step":
@@ -266,7 +277,7 @@ class _ProgressRenderer:
             elif event.outcome == "pruned":
                 p.console.print(f"trial {event.trial} stopped at its rung after "
                                 f"{event.info['steps']} steps", highlight=False)
-            p.update(self.step_task, description="  proxy")
+            p.update(self.step_task, description=self.idle)
             p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
         elif event.kind == "stop":
             p.console.print(f"stopping: {event.message}", highlight=False)

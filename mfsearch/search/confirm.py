@@ -23,6 +23,7 @@ from ..proxy.pool import threads_per_job, train_many
 from ..spec import load_model_spec, spec_from_yaml, variant_names
 from .study import SearchSettings, proxy_score, trained
 from .training_log import TrainingLog
+from .workers import repeatability
 
 __all__ = ["CONFIRMATIONS", "Candidate", "Confirmation", "confirm", "control_spec"]
 
@@ -164,6 +165,12 @@ def _cost(spec, settings: SearchSettings) -> tuple[int, int]:
     return cost.madds(settings.band.convention), cost.params
 
 
+def _devices(settings: SearchSettings, jobs: int) -> list[str] | None:
+    """Each confirmation process's device, when the search's workers train on devices."""
+    workers = settings.workers()
+    return [workers[k % len(workers)] for k in range(jobs)] if workers else None
+
+
 def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: Path,
             log=lambda message: None) -> Confirmation | None:
     """Retrain the finalists and the control with the further seeds (None when the stage is
@@ -195,7 +202,8 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
             + (f", {jobs} at a time" if jobs > 1 else ""))
     try:
         tasks = [(n, todo[n][0].spec, configs[n]) for n in missing]
-        for done, (n, result) in enumerate(train_many(tasks, data, jobs), 1):
+        trainings = train_many(tasks, data, jobs, _devices(settings, jobs), settings.cuda)
+        for done, (n, result) in enumerate(trainings, 1):
             (c, seed), cfg = todo[n], configs[n]
             outcomes[n] = {"score": result[proxy.score], "top1": result["top1"],
                            "seconds": round(result["seconds"], 2), "losses": result["losses"]}
@@ -258,6 +266,9 @@ def report_json(result: Confirmation | None, study: optuna.Study,
     band = settings.band
     data = {"band": {"low": band.low, "high": band.budget, "metric": band.metric},
             "procedure": settings.procedure(), "rungs": rung_counts(study, settings)}
+    if settings.workers():
+        data["trainings"] = {"workers": settings.workers(), "cuda": dataclasses.asdict(
+            settings.cuda), "repeats": repeatability(settings)}
     if result is None:
         return {**data, "finalists": [], "control": None, "pick": None,
                 "verdict": "no confirmation (no trained candidate, or --finalists 0)"}

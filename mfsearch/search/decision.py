@@ -15,6 +15,7 @@ architectures from the same band moves the figures that much."""
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -37,6 +38,9 @@ class Procedure:
     finalists: int = 0  # retrained with `confirm_seeds` further seeds at the top fidelity
     confirm_seeds: int = 0
     control_runs: int = 0  # the control's trainings at the top fidelity (compute, no pick)
+    # Candidates training at once (parallel workers on one study): a rung compares with what
+    # had been reported when the candidate reached it, not with every earlier candidate.
+    workers: int = 1
 
     def brackets(self) -> list[tuple[int, tuple[int, ...]]]:
         """(share of the candidates, rungs that prune) per bracket, as Optuna lays them out:
@@ -96,8 +100,8 @@ def running_scores(losses: np.ndarray, steps: int) -> np.ndarray:
     return -losses[..., :steps].mean(axis=-1)
 
 
-def replay(procedure: Procedure, losses: np.ndarray,
-           rng: np.random.Generator) -> tuple[int, int]:
+def replay(procedure: Procedure, losses: np.ndarray, rng: np.random.Generator,
+           pace: np.ndarray | None = None) -> tuple[int, int]:
     """(the architecture one replayed search picks, the steps it trains). `losses`: (archs,
     seeds, steps). Candidates train one after another in a random order, each with a random
     first seed; the pruner sees what the candidates before it reported, as with one worker."""
@@ -110,14 +114,18 @@ def replay(procedure: Procedure, losses: np.ndarray,
     bracket_of = rng.choice(len(brackets), size=len(chosen), p=shares / shares.sum())
     top = procedure.rungs[-1]
     trained = np.full(len(chosen), top)
-    reported: dict[tuple[int, int], list[float]] = {}
-    for c, b in enumerate(bracket_of):
-        for rung in brackets[b][1]:
-            value = float(running_scores(first[c], rung))
-            reported.setdefault((b, rung), []).append(value)
-            if not promoted(value, reported[b, rung], procedure.eta):
-                trained[c] = rung
-                break
+    if procedure.workers > 1:
+        _promote_async(procedure, first, brackets, bracket_of, trained,
+                       np.ones(len(chosen)) if pace is None else pace[chosen])
+    else:
+        reported: dict[tuple[int, int], list[float]] = {}
+        for c, b in enumerate(bracket_of):
+            for rung in brackets[b][1]:
+                value = float(running_scores(first[c], rung))
+                reported.setdefault((b, rung), []).append(value)
+                if not promoted(value, reported[b, rung], procedure.eta):
+                    trained[c] = rung
+                    break
     alive = np.flatnonzero(trained == top)
     steps = int(trained.sum()) + procedure.extra_steps()
     score = running_scores(first[alive], top)
@@ -128,6 +136,49 @@ def replay(procedure: Procedure, losses: np.ndarray,
     means = np.array([running_scores(losses[chosen[f], s], top).mean()
                       for f, s in zip(finalists, used)])
     return int(chosen[finalists[int(np.argmax(means))]]), steps
+
+
+def _promote_async(procedure: Procedure, first: np.ndarray, brackets, bracket_of,
+                   trained: np.ndarray, pace: np.ndarray) -> None:
+    """Successive halving with `procedure.workers` candidates training at once, candidate c
+    taking pace[c] per step: a free worker starts the next candidate, which reports at each of
+    its rungs and is judged against the values reported at that rung so far (Optuna's pruner
+    reads the study as it is then); a stopped or finished candidate frees its worker. Fills
+    `trained`. At one pace for all, reports reach every rung in the order candidates started,
+    so the decisions are those of one worker; different paces let fast candidates overtake."""
+    events: list[tuple[float, int, int]] = []  # (time, candidate, index of its next rung)
+    started = 0
+
+    def start(now: float) -> None:
+        nonlocal started
+        if started < len(bracket_of):
+            c, rungs = started, brackets[bracket_of[started]][1]
+            if rungs:
+                heapq.heappush(events, (now + rungs[0] * pace[c], c, 0))
+            else:  # a bracket that prunes nowhere trains to the top
+                heapq.heappush(events, (now + procedure.rungs[-1] * pace[c], c, -1))
+            started += 1
+
+    for _ in range(procedure.workers):
+        start(0)
+    reported: dict[tuple[int, int], list[float]] = {}
+    while events:
+        now, c, k = heapq.heappop(events)
+        b = bracket_of[c]
+        rungs = brackets[b][1]
+        if k < 0:
+            start(now)
+            continue
+        rung = rungs[k]
+        value = float(running_scores(first[c], rung))
+        reported.setdefault((b, rung), []).append(value)
+        if not promoted(value, reported[b, rung], procedure.eta):
+            trained[c] = rung
+            start(now)
+        elif k + 1 < len(rungs):
+            heapq.heappush(events, (now + (rungs[k + 1] - rung) * pace[c], c, k + 1))
+        else:
+            heapq.heappush(events, (now + (procedure.rungs[-1] - rung) * pace[c], c, -1))
 
 
 def expected_steps(procedure: Procedure, losses: np.ndarray, searches: int = 500,
@@ -146,28 +197,31 @@ def outcomes(picks: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
 
 
 def _estimate(procedure: Procedure | None, losses: np.ndarray, reference: np.ndarray,
-              searches: int, seed: int) -> tuple[float, float, float]:
+              searches: int, seed: int, pace: np.ndarray | None = None
+              ) -> tuple[float, float, float]:
     """(top-quartile rate, mean regret, mean steps) over `searches` replays."""
     rng = np.random.default_rng(seed)
     if procedure is None:  # random choice: every architecture of the pool equally
         return (*outcomes(np.arange(len(reference)), reference), 0.0)
-    picks, steps = zip(*(replay(procedure, losses, rng) for _ in range(searches)))
+    picks, steps = zip(*(replay(procedure, losses, rng, pace) for _ in range(searches)))
     return (*outcomes(np.array(picks), reference), float(np.mean(steps)))
 
 
 def decision_quality(procedures: list[Procedure], losses: np.ndarray, reference: np.ndarray,
                      searches: int = 2000, resamples: int = 200, seed: int = 0,
-                     confidence: float = 0.95, intervals: bool = True) -> dict:
+                     confidence: float = 0.95, intervals: bool = True,
+                     pace: np.ndarray | None = None) -> dict:
     """Per procedure (and `random`): the top-quartile rate, the mean regret, the steps it
     trains, and bootstrap intervals of both over the architectures (None without
-    `intervals`: a pool too small to resample)."""
+    `intervals`: a pool too small to resample). `pace`: each architecture's time per step,
+    for procedures with several workers (default: one pace for all)."""
     result = {}
     for procedure in [*procedures, None]:
         name = procedure.name if procedure else "random"
-        rate, regret, steps = _estimate(procedure, losses, reference, searches, seed)
+        rate, regret, steps = _estimate(procedure, losses, reference, searches, seed, pace)
         result[name] = {"top_quartile_rate": round(rate, 3), "regret": round(regret, 4),
                         "interval": _intervals(procedure, losses, reference, searches,
-                                               resamples, seed, confidence)
+                                               resamples, seed, confidence, pace)
                         if intervals else None}
         if procedure is not None:
             result[name] |= {"candidates": procedure.candidates, "rungs": list(procedure.rungs),
@@ -178,13 +232,15 @@ def decision_quality(procedures: list[Procedure], losses: np.ndarray, reference:
     return result
 
 
-def _intervals(procedure, losses, reference, searches, resamples, seed, confidence) -> dict:
+def _intervals(procedure, losses, reference, searches, resamples, seed, confidence,
+               pace=None) -> dict:
     """Percentile bootstrap over the architectures of both figures."""
 
     def statistic(idx):
         idx = idx.astype(int)
         return np.array(_estimate(procedure, losses[idx], reference[idx],
-                                  max(50, searches // 10), seed)[:2])
+                                  max(50, searches // 10), seed,
+                                  None if pace is None else pace[idx])[:2])
 
     boot = stats.bootstrap((np.arange(len(reference)),), statistic, vectorized=False,
                            n_resamples=resamples, method="percentile",

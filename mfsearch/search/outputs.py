@@ -18,6 +18,7 @@ from ..families import family_of  # noqa: E402
 from ..proxy.fidelity_record import fidelity_summary, load_record  # noqa: E402
 from ..spec import spec_from_yaml  # noqa: E402
 from .study import SearchSettings, best_trained, proxy_score, trained  # noqa: E402
+from .workers import describe, repeatability  # noqa: E402
 
 STATE = {TrialState.COMPLETE: "trained", TrialState.PRUNED: "infeasible",
          TrialState.FAIL: "failed", TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
@@ -171,6 +172,8 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"{proxy.describe_score()} (higher is better)",
         *([f"- data: {data_text}"] if data_text else []),
         f"- procedure: {settings.procedure()}",
+        *([f"- trainings: {describe(settings)}; {repeatability(settings)}"]
+          if settings.workers() else []),
         f"- trials: {json.dumps(states)}", "",
         "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label(),
                                                     settings.space.family, record), "",

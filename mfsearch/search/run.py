@@ -23,6 +23,7 @@ from .study import (SearchSettings, best_trained, check_reachable, default_stora
                     fail_dead_workers, open_study, proxy_score, requeue_interrupted,
                     study_identity, trained)
 from .trial import run_trial
+from .workers import describe, search_in_workers
 
 # Proposals in a row outside the band before a search gives up: the band is too narrow.
 MAX_CONSECUTIVE_REJECTS = 5000
@@ -146,6 +147,37 @@ def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
                        study_name, command, max_duplicates or MAX_CONSECUTIVE_DUPLICATES)
 
 
+def _search_here(settings: SearchSettings, data: Dataset, study: optuna.Study, emit,
+                 shared: bool, count: int, max_duplicates: int) -> str:
+    """The search stage in this process, one candidate at a time; why it stopped early."""
+    rejects = duplicates = 0
+    while count < settings.trials:
+        emit(SearchEvent("trial", done=count))
+        if shared:
+            fail_dead_workers(study)
+        outcome = run_trial(study, settings, data,
+                            lambda n, loss: emit(SearchEvent("step", step=n, loss=loss)),
+                            lambda name: emit(SearchEvent("phase", message=name)))
+        last = study.trials[-1]
+        done = trained(study)
+        count = len(evaluated(study))
+        emit(SearchEvent("outcome", done=count, outcome=outcome, trial=last.number,
+                         info={"reason": last.user_attrs.get("fail_reason"),
+                               "steps": last.user_attrs.get("steps_trained"),
+                               "best": best_trained(done) if done else None}))
+        rejects = rejects + 1 if outcome == "infeasible" else 0
+        duplicates = duplicates + 1 if outcome == "duplicate" else 0
+        if duplicates >= max_duplicates:
+            stopped = (f"the last {duplicates} proposals repeated architectures already "
+                       "trained; the space holds nothing new the sampler finds in the band")
+            emit(SearchEvent("stop", done=len(done), message=stopped))
+            return stopped
+        if rejects > MAX_CONSECUTIVE_REJECTS:
+            raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
+                            "--tolerance or the space")
+    return ""
+
+
 def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: str | None,
             study_name: str | None, command: str, max_duplicates: int) -> SearchResult:
     lo, hi = check_reachable(settings.space, settings.band)
@@ -162,35 +194,26 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
     emit(SearchEvent("start", done=count, info={
         "reachable": (lo, hi), "requeued": requeued, "out": out, "data": described,
         "best": best_trained(done) if done else None, "procedure": settings.procedure(),
+        "workers": describe(settings),
         "flat_because": "" if settings.pruning or settings.pruner == "none" else
         "Optuna's pruners refuse multi-objective studies"}))
     stopped = ""
-    rejects = duplicates = 0
     try:
-        while count < settings.trials:
-            emit(SearchEvent("trial", done=count))
-            if shared:
-                fail_dead_workers(study)
-            outcome = run_trial(study, settings, data,
-                                lambda n, loss: emit(SearchEvent("step", step=n, loss=loss)),
-                                lambda name: emit(SearchEvent("phase", message=name)))
-            last = study.trials[-1]
-            done = trained(study)
-            count = len(evaluated(study))
-            emit(SearchEvent("outcome", done=count, outcome=outcome, trial=last.number,
-                             info={"reason": last.user_attrs.get("fail_reason"),
-                                   "steps": last.user_attrs.get("steps_trained"),
-                                   "best": best_trained(done) if done else None}))
-            rejects = rejects + 1 if outcome == "infeasible" else 0
-            duplicates = duplicates + 1 if outcome == "duplicate" else 0
-            if duplicates >= max_duplicates:
-                stopped = (f"the last {duplicates} proposals repeated architectures already "
-                           "trained; the space holds nothing new the sampler finds in the band")
-                emit(SearchEvent("stop", done=len(done), message=stopped))
-                break
-            if rejects > MAX_CONSECUTIVE_REJECTS:
-                raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
-                                "--tolerance or the space")
+        if settings.workers() and count < settings.trials:
+            def outcome(number: int, kind: str, reason, steps) -> None:
+                done = trained(study)
+                emit(SearchEvent("outcome", done=len(evaluated(study)), outcome=kind,
+                                 trial=number, info={"reason": reason, "steps": steps,
+                                                     "best": best_trained(done) if done
+                                                     else None}))
+
+            stopped = search_in_workers(settings, data, storage or default_storage(out),
+                                        study_name or "mfsearch", study, outcome,
+                                        max_duplicates)
+            if stopped:
+                emit(SearchEvent("stop", done=len(trained(study)), message=stopped))
+        else:
+            stopped = _search_here(settings, data, study, emit, shared, count, max_duplicates)
         confirmation = None
         if settings.finalists:  # also after an early stop: confirm what the search found
             emit(SearchEvent("phase", message="confirming the finalists"))

@@ -23,12 +23,17 @@ from ..errors import UserError
 from ..families import analyze
 from ..latency.table import LatencyTable
 from ..proxy.config import ProxyConfig
+from ..proxy.options import DeviceOptions
 from .rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_FINALISTS, make_pruner,
                     rung_steps)
 
 # Each confirmation process holds the data and a model (about 0.5 GB at the defaults), so a
 # many-core machine splits its threads between a few processes rather than one per thread.
 MAX_DEFAULT_JOBS = 4
+# Worker processes per GPU when --per-device is not given. Processes on one GPU take turns on it
+# (their kernels do not overlap): with graphed steps 4, 8 and 16 processes trained the same 71-73
+# proxies a minute, and 8 ran the default search in 73.5 s (reports/gpu.md).
+TRAININGS_PER_GPU = 8
 
 OBJECTIVES = {"acc": "maximize", "madds": "minimize", "params": "minimize",
               "latency": "minimize"}
@@ -101,9 +106,15 @@ class SearchSettings:
     confirm_seeds: int = DEFAULT_CONFIRM_SEEDS  # further seeds of each finalist and the control
     control: str | None = None  # the control's variant (default: the family's nearest)
     # Confirmation trainings at once, each in its own process (None: one per CPU thread, at
-    # most MAX_DEFAULT_JOBS, on a CPU; one on CUDA); the confirmation's runs are fixed in
-    # advance, so this keeps results.
+    # most MAX_DEFAULT_JOBS, on a CPU; one per worker with workers); the confirmation's runs
+    # are fixed in advance, so this keeps results.
     jobs: int | None = None
+    # Devices that train candidates at once, one worker process per entry and `per_device` on
+    # each, all on the study's storage (empty: this process trains one candidate at a time on
+    # proxy.device, or TRAININGS_PER_GPU workers when that is CUDA).
+    devices: tuple[str, ...] = ()
+    per_device: int | None = None
+    cuda: DeviceOptions = DeviceOptions()
 
     @property
     def pruning(self) -> bool:
@@ -130,14 +141,34 @@ class SearchSettings:
         kind = "successive halving" if self.pruner == "sha" else "Hyperband"
         return (f"{kind}, eta {self.eta}, rungs at {', '.join(map(str, self.rungs))} steps")
 
+    def workers(self) -> list[str]:
+        """The device of each worker that trains candidates at once (empty: this process
+        trains them one at a time)."""
+        from ..proxy.train import pick_device
+
+        if not self.devices and pick_device(self.proxy.device).type != "cuda":
+            return []
+        if self.band.latency is not None or self.latency is not None:
+            # Latency is timed on this machine's CPU as new blocks come: trainings in other
+            # processes would load the CPU it is timed on.
+            if self.devices:
+                raise UserError("--devices: a search under a latency budget or objective "
+                                "trains one candidate at a time (parallel trainings would "
+                                "load the CPU its latency is timed on)")
+            return []
+        devices = self.devices or ("cuda",)
+        per = self.per_device or (TRAININGS_PER_GPU if any(d.startswith("cuda")
+                                                          for d in devices) else 1)
+        return [d for d in devices for _ in range(per)]
+
     def confirmation_jobs(self) -> int:
         if self.jobs is not None:
             return self.jobs
-        from ..proxy.train import pick_device
         import torch
 
-        if pick_device(self.proxy.device).type == "cuda":
-            return 1
+        workers = self.workers()
+        if workers:
+            return len(workers)
         return min(torch.get_num_threads(), MAX_DEFAULT_JOBS)
 
     def latency_ms(self, spec) -> float | None:
@@ -209,6 +240,7 @@ def study_identity(settings: SearchSettings, data: Dataset) -> dict:
     identity["data.split"] = list(data.sizes())
     identity.update({f"proxy.{k}": v for k, v in dataclasses.asdict(proxy).items()
                      if k not in ("device", "seed")})
+    identity["proxy.precision"] = settings.cuda.precision
     identity.update({"objectives": ",".join(settings.objectives), "sampler": settings.sampler,
                      "seed": settings.seed, "procedure": settings.procedure()})
     table = band.latency or settings.latency
@@ -235,7 +267,20 @@ def check_identity(study: optuna.Study, identity: dict, where: str) -> None:
 
 # What studies recorded before a setting was part of their identity did (so they resume).
 LEGACY = {"procedure": lambda recorded: f"flat: every candidate trains "
-                                        f"{recorded.get('proxy.steps')} steps"}
+                                        f"{recorded.get('proxy.steps')} steps",
+          "proxy.precision": lambda recorded: "fp32"}
+
+
+# Seconds a worker waits for another's write to a shared SQLite file before it gives up.
+SQLITE_BUSY_SECONDS = 120
+
+
+def _engine_options(storage: str) -> dict | None:
+    """Workers on one SQLite file queue for its write lock rather than fail after SQLite's
+    default 5 s."""
+    if storage.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQLITE_BUSY_SECONDS}}
+    return None
 
 
 def open_study(storage: str, name: str, settings: SearchSettings,
@@ -251,7 +296,8 @@ def open_study(storage: str, name: str, settings: SearchSettings,
             with own_heartbeats():
                 backend = optuna.storages.RDBStorage(
                     storage, heartbeat_interval=HEARTBEAT_SECONDS, grace_period=GRACE_SECONDS,
-                    heartbeat_stale_trial_callback=_requeue_stale) if shared else storage
+                    heartbeat_stale_trial_callback=_requeue_stale,
+                    engine_kwargs=_engine_options(storage)) if shared else storage
                 study = optuna.create_study(storage=backend, study_name=name,
                                             directions=directions, sampler=sampler,
                                             pruner=settings.pruner_object(),

@@ -15,7 +15,8 @@ from optuna.trial import TrialState
 from ..compat import heartbeat_recorder
 from ..data import Dataset
 from ..families import analyze
-from ..proxy.train import TrainingDiverged, train_proxy
+from ..proxy.device import train
+from ..proxy.train import TrainingDiverged
 from ..spec import spec_to_yaml
 from .rungs import RungReporter
 from .study import HEARTBEAT_SECONDS, SearchSettings, evaluated, own_heartbeats, requeue
@@ -46,18 +47,23 @@ def architecture_key(spec) -> str:
 
 def run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
               on_step: Callable[[int, float], None] | None = None,
-              on_phase: Callable[[str], None] | None = None) -> str:
+              on_phase: Callable[[str], None] | None = None,
+              on_ask: Callable[[int], None] | None = None) -> str:
     """Ask one candidate and finish it: 'trained', 'pruned' (stopped at a rung), 'infeasible',
     'duplicate' (an architecture already evaluated, told its outcome again) or 'failed'.
-    `on_step(step, loss)` follows the training, `on_phase(name)` the scoring after it."""
+    `on_step(step, loss)` follows the training, `on_phase(name)` the scoring after it,
+    `on_ask(number)` learns the trial's number (other workers may ask trials meanwhile)."""
     with own_heartbeats():
-        return _run_trial(study, settings, data, on_step, on_phase)
+        return _run_trial(study, settings, data, on_step, on_phase, on_ask)
 
 
 def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
                on_step: Callable[[int, float], None] | None,
-               on_phase: Callable[[str], None] | None) -> str:
+               on_phase: Callable[[str], None] | None,
+               on_ask: Callable[[int], None] | None) -> str:
     trial = study.ask()
+    if on_ask is not None:
+        on_ask(trial.number)
     heartbeat = Heartbeat(study, trial)
     rungs = RungReporter(trial, settings.rungs) if settings.pruning else None
 
@@ -116,8 +122,8 @@ def _run_trial(study: optuna.Study, settings: SearchSettings, data: Dataset,
         # A retry of an interrupted trial finds its finished training here and only scores it.
         checkpoint = (settings.checkpoint_dir / f"{key}-seed{settings.proxy.seed}.pt"
                       if settings.checkpoint_dir is not None else None)
-        result = train_proxy(spec, data, settings.proxy, progress=step, phase=on_phase,
-                             checkpoint=checkpoint)
+        result = train(spec, data, settings.proxy, settings.cuda, progress=step,
+                       phase=on_phase, checkpoint=checkpoint, read_at=settings.rungs)
     except TrainingDiverged as exc:
         trial.set_user_attr("fail_reason", str(exc))
         study.tell(trial, state=TrialState.FAIL)
