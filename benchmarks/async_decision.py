@@ -19,11 +19,11 @@ import numpy as np
 
 from mfsearch.data import builtin
 from mfsearch.proxy.config import ProxyConfig
-from mfsearch.proxy.fidelity_record import load_record
-from mfsearch.search import training_log
-from mfsearch.search.decision import decision_quality, default_procedure
-from mfsearch.search.fidelity import sample_band
-from mfsearch.search.study import Band
+from mfsearch.fidelity.record import load_record
+from mfsearch.fidelity import training_log
+from mfsearch.fidelity.decision import decision_quality, default_procedure
+from mfsearch.fidelity.measure import sample_band
+from mfsearch.nas.band import Band
 from mfsearch.space import load_space
 
 REPORTS = Path(__file__).resolve().parent.parent / "reports"

@@ -29,7 +29,7 @@ from mfsearch.data import builtin
 from mfsearch.proxy.config import ProxyConfig
 from mfsearch.proxy.device import train_on_device, train_together
 from mfsearch.proxy.options import DeviceOptions
-from mfsearch.spec import load_model_spec
+from mfsearch.families import load_model_spec
 
 MODELS = ("mobile-former-26m", "mobile-former-151m", "mobile-former-294m", "iformer-t",
           "mobilenetv3-large-100")
@@ -250,8 +250,8 @@ def section_bf16(args, data, out: dict) -> None:
     from scipy import stats
 
     from mfsearch.proxy.pool import train_many
-    from mfsearch.search.fidelity import sample_band
-    from mfsearch.search.study import Band
+    from mfsearch.fidelity.measure import sample_band
+    from mfsearch.nas.band import Band
     from mfsearch.space import load_space
 
     specs = sample_band(load_space(None), Band(150_000_000, 0.1, "paper", 224), args.archs, 0)

@@ -9,15 +9,19 @@ other registered families).
     backbone = mfsearch.load_model("151m", resolution=(800, 1333), features_only=True)
     mfsearch.check("26m").ok
     result = mfsearch.search("150M", trials=2, proxy={"steps": 5}, out="runs/demo")
+    record = mfsearch.proxy_fidelity(archs=8, report="fidelity.md")
+    timed = mfsearch.measure_latency("151m", threads=1)
 
-Bad input raises `mfsearch.UserError` with the message the command line prints.
+Every call is a job of `mfsearch.jobs`, the functions the command line runs, with the same
+inputs and defaults. Bad input raises `mfsearch.UserError` with the message the command line
+prints.
 """
 
-from . import search
-from .api import Cost, build_model, check, cost, load_model, load_spec, save_model
 from .errors import UserError
+from .jobs import (Cost, build_model, check, cost, load_model, load_spec, measure_latency,
+                   proxy_fidelity, save_model, search)
 
 __version__ = "0.1.0"
 
 __all__ = ["Cost", "UserError", "__version__", "build_model", "check", "cost", "load_model",
-           "load_spec", "save_model", "search"]
+           "load_spec", "measure_latency", "proxy_fidelity", "save_model", "search"]

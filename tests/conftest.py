@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mfsearch import data
-from mfsearch.spec import load_model_spec
+from mfsearch.families import load_model_spec
 
 REFERENCE = Path(__file__).parent / "data" / "official_variants_measured.json"
 

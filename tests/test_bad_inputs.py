@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 
 from mfsearch.cli import main
 from mfsearch.errors import UserError
-from mfsearch.spec import load_model_spec
-from mfsearch.spec.io import spec_from_yaml, spec_to_yaml
+from mfsearch.families import load_model_spec, spec_from_yaml, spec_to_yaml
 
 VALID = load_model_spec("mobile-former-26m").to_dict()
 

@@ -4,7 +4,7 @@ import pytest
 
 from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.errors import UserError
-from mfsearch.search.budget import parse_budget
+from mfsearch.nas.budget import parse_budget
 from mfsearch.space import SpaceError, load_space
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mfsearch.compat import accept_negative_values, fvcore_default_handles, heartbeat_recorder
-from mfsearch.search.study import own_heartbeats
+from mfsearch.nas.storage import own_heartbeats
 
 
 def test_heartbeats_go_through_the_storage_with_the_trial_id(tmp_path):

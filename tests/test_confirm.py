@@ -13,9 +13,9 @@ import time
 import pytest
 
 from mfsearch.cli import main
-from mfsearch.search.confirm import Candidate, Confirmation
-from mfsearch.search.rungs import rung_steps
-from mfsearch.spec import load_model_spec
+from mfsearch.nas.confirm import Candidate, Confirmation
+from mfsearch.nas.rungs import rung_steps
+from mfsearch.families import load_model_spec
 
 TINY = ["--proxy-steps", "6", "--proxy-res", "16", "--proxy-batch", "16"]
 

@@ -3,7 +3,7 @@
 import pytest
 
 from mfsearch.families.mobile_former.cost import analyze
-from mfsearch.spec import load_model_spec, variant_names
+from mfsearch.families import load_model_spec, variant_names
 from mfsearch.families.mobile_former.model import build_model
 
 from .conftest import OFFICIAL_PARAMS, PAPER_MADDS_M
@@ -86,7 +86,7 @@ def test_former_and_bridge_of_294m_is_about_35m(mf294):
     from mfsearch.families.mobile_former import FAMILY
 
     cost = analyze(mf294)
-    narrow = FAMILY.group_madds(cost, "former+bridge", "paper")
+    narrow = FAMILY.display.group_madds(cost, "former+bridge", "paper")
     broad = narrow + cost.pillar("dyrelu").madds("paper")
     assert narrow == 32_145_408  # 11 M->F + final M->F + 11 Formers + 11 M<-F (no BN/DyReLU there)
     assert broad == 36_319_104  # plus the DyReLU generators and their elementwise ops

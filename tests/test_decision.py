@@ -8,10 +8,10 @@ import optuna
 import pandas as pd
 import pytest
 
-from mfsearch.search import decision as decision_module
-from mfsearch.search.ceiling import robust_reference
-from mfsearch.search.decision import (Procedure, at_compute, decision_quality, expected_steps,
-                                      flat, outcomes, promoted, replay, rung_taus)
+from mfsearch.fidelity import decision as decision_module
+from mfsearch.fidelity.ceiling import robust_reference
+from mfsearch.fidelity.decision import (Procedure, at_compute, decision_quality, expected_steps,
+                                        flat, outcomes, promoted, replay, rung_taus)
 
 DEFAULT = Procedure("default", candidates=24, rungs=(20, 60), eta=3, finalists=3,
                     confirm_seeds=2, control_runs=3)

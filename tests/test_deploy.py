@@ -13,12 +13,11 @@ from mfsearch import families, save_model
 from mfsearch.cli import main
 from mfsearch.deploy import export_model, get_engine
 from mfsearch.errors import UserError
-from mfsearch.families import build_model
+from mfsearch.families import build_model, load_model_spec, spec_from_yaml
 from mfsearch.families.iformer.pillars import PILLARS as IFORMER_PILLARS
 from mfsearch.latency.settings import LatencySettings
 from mfsearch.latency.table import LatencyTable
 from mfsearch.models.fold import fold_batchnorm
-from mfsearch.spec import load_model_spec, spec_from_yaml
 
 from .test_latency import TINY_IFORMER
 from .test_new_family import SPACE as TINYNET_SPACE, SPEC as TINYNET_SPEC

@@ -13,18 +13,17 @@ from optuna.trial import TrialState
 
 from mfsearch.cli import main
 from mfsearch.data import builtin
-from mfsearch.families import all_families, build_model
+from mfsearch.families import all_families, build_model, load_model_spec, variant_names
 from mfsearch.proxy import device as device_mod
 from mfsearch.proxy import steps as steps_mod
 from mfsearch.proxy.config import ProxyConfig
 from mfsearch.proxy.device import train, train_on_device
 from mfsearch.proxy.options import DeviceOptions
 from mfsearch.proxy.train import train_proxy
-from mfsearch.search import training_log
-from mfsearch.search.fidelity import sample_band
-from mfsearch.search.study import Band
+from mfsearch.fidelity import training_log
+from mfsearch.fidelity.measure import sample_band
+from mfsearch.nas.band import Band
 from mfsearch.space import load_space
-from mfsearch.spec import load_model_spec, variant_names
 
 SHIPPED = [name for family in all_families() for name in variant_names(family)]
 HOST_READS = ("item", "tolist", "cpu", "numpy")

@@ -8,11 +8,12 @@ import optuna
 from optuna.trial import TrialState
 
 from mfsearch.proxy.train import ProxyConfig
-from mfsearch.search import study as study_mod
-from mfsearch.search import trial as trial_mod
+from mfsearch.nas import storage as storage_mod
+from mfsearch.nas import trial as trial_mod
+from mfsearch.nas.band import Band
+from mfsearch.nas.settings import SearchSettings
 from mfsearch.space import load_space
-from mfsearch.spec import load_spec
-from mfsearch.spec.io import spec_from_yaml
+from mfsearch.families import load_spec, spec_from_yaml
 
 WORKER = [sys.executable, "-m", "mfsearch", "budget", "150M", "--trials", "4",
           "--proxy-steps", "4", "--eta", "2", "--finalists", "0", "--study-name", "shared"]
@@ -61,24 +62,24 @@ def test_two_workers_share_one_study(postgres_url, tmp_path):
 
 def test_trial_of_a_dead_worker_is_failed_and_queued_again(tmp_path, monkeypatch):
     """A worker that stops beating: after the grace period the next worker retries its trial."""
-    monkeypatch.setattr(study_mod, "GRACE_SECONDS", 1)
-    settings = study_mod.SearchSettings(space=load_space(), band=study_mod.Band(
+    monkeypatch.setattr(storage_mod, "GRACE_SECONDS", 1)
+    settings = SearchSettings(space=load_space(), band=Band(
         150_000_000, 0.1, "paper", 224), trials=1, proxy=ProxyConfig())
     url = f"sqlite:///{tmp_path / 'shared.db'}"
-    dead = study_mod.open_study(url, "s", settings, shared=True)
-    with study_mod.own_heartbeats():
+    dead = storage_mod.open_study(url, "s", settings, shared=True)
+    with storage_mod.own_heartbeats():
         trial = dead.ask()
     load_space().sample(trial)
     trial_mod.Heartbeat(dead, trial)  # beats once, then its worker "dies"
     time.sleep(2.5)
-    alive = study_mod.open_study(url, "s", settings, shared=True)
-    study_mod.fail_dead_workers(alive)
+    alive = storage_mod.open_study(url, "s", settings, shared=True)
+    storage_mod.fail_dead_workers(alive)
     trials = alive.get_trials()
     assert trials[trial.number].state == TrialState.FAIL
     retry = [t for t in trials if t.state == TrialState.WAITING]
     assert len(retry) == 1 and retry[0].user_attrs == {
         "retry_of": trial.number, "retry_reason": "worker stopped (no heartbeat)"}
-    with study_mod.own_heartbeats():
+    with storage_mod.own_heartbeats():
         next_trial = alive.ask()  # the next worker to ask gets the dead worker's candidate
     load_space().sample(next_trial)
     assert next_trial.params == trial.params

@@ -6,10 +6,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mfsearch.cost.fvcore_count import count_model
-from mfsearch.families import analyze, counted_model
+from mfsearch.families import analyze, counted_model, load_model_spec, variant_names
 from mfsearch.families.mobile_former.model import build_model
 from mfsearch.families.mobile_former import MobileFormerSpec
-from mfsearch.spec import load_model_spec, variant_names
 
 
 def assert_agree(spec, resolution: int) -> None:

@@ -6,10 +6,10 @@ import torch
 
 from mfsearch.families.iformer.cost import analyze
 from mfsearch.errors import UserError
-from mfsearch.families import build_model, counted_model
+from mfsearch.families import (apply_overrides, build_model, counted_model, load_model_spec,
+                               spec_from_yaml, spec_to_yaml, variant_names)
 from mfsearch.models.fold import fold_batchnorm
 from mfsearch.families.iformer.pillars import PILLARS as IFORMER_PILLARS
-from mfsearch.spec import apply_overrides, load_model_spec, spec_from_yaml, spec_to_yaml, variant_names
 from tests.test_fvcore_agreement import assert_agree
 
 # Official models/iformer.py run through the authors' flops.py procedure (BN fused, fvcore):

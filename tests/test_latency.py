@@ -8,14 +8,14 @@ import torch
 
 from mfsearch.cli import main
 from mfsearch.errors import UserError
-from mfsearch.families import analyze, build_model
+from mfsearch.families import (analyze, apply_overrides, build_model, load_model_spec,
+                               spec_from_yaml)
 from mfsearch.latency.measure import measure, pillar_times, prepare
 from mfsearch.latency.settings import LatencySettings
 from mfsearch.latency.table import LatencyTable, part_key
 from mfsearch.families.iformer.pillars import PILLARS as IFORMER_PILLARS
 from mfsearch.families.mobile_former.pillars import PILLARS
-from mfsearch.search.budget import parse_latency
-from mfsearch.spec import apply_overrides, load_model_spec, spec_from_yaml
+from mfsearch.nas.budget import parse_latency
 
 TINY_IFORMER = """family: iformer
 name: tiny-iformer

@@ -5,7 +5,7 @@ import torch
 
 from mfsearch.families.mobile_former.layers import DynamicReLU
 from mfsearch.families.mobile_former.model import MobileDownsample, build_model
-from mfsearch.spec import load_model_spec
+from mfsearch.families import load_model_spec
 
 
 @pytest.mark.parametrize("name,resolution", [("mobile-former-26m", 224), ("mobile-former-294m", 160)])

@@ -18,8 +18,8 @@ from mfsearch.latency.measure import LatencyReport, Timing, warnings_for
 from mfsearch.latency.settings import LatencySettings
 from mfsearch.proxy.config import ProxyConfig
 from mfsearch.proxy.train import train_proxy
-from mfsearch.search.run import output_lock
-from mfsearch.spec import load_model_spec, spec_from_yaml
+from mfsearch.nas.run import output_lock
+from mfsearch.families import load_model_spec, spec_from_yaml
 
 QUICK = ["--trials", "1", "--finalists", "0", "--proxy-steps", "2", "--proxy-res", "16"]
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ from torch import nn
 
 from mfsearch import data as datasets
 from mfsearch.proxy.train import ProxyConfig, calibrate_batchnorm, train_proxy
-from mfsearch.spec import load_model_spec
+from mfsearch.families import load_model_spec
 
 
 def _stale_model() -> nn.Sequential:

@@ -10,7 +10,7 @@ from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.errors import UserError
 from mfsearch.reports import ablations
 from mfsearch.reports.published import load_published, pick_families
-from mfsearch.spec import load_model_spec
+from mfsearch.families import load_model_spec
 
 REPO = Path(__file__).resolve().parents[1]
 

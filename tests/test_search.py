@@ -12,21 +12,23 @@ import pytest
 import torch
 
 from mfsearch.cli import main
-from mfsearch.search import run as search_run
+from mfsearch.nas import run as search_run
 from mfsearch import data as datasets
 from mfsearch.families.mobile_former.cost import analyze
 from mfsearch.latency.measure import machine
 from mfsearch.proxy import device as device_mod
 from mfsearch.proxy import train as proxy_train
-from mfsearch.proxy.fidelity_record import load_record
+from mfsearch.fidelity.record import load_record
 from mfsearch.proxy.train import ProxyConfig
-from mfsearch.search import fidelity
-from mfsearch.search import study as study_mod
-from mfsearch.search import trial as trial_mod
-from mfsearch.search.budget import parse_budget
+from mfsearch.fidelity import measure as fidelity
+from mfsearch.nas import storage as storage_mod
+from mfsearch.nas import trial as trial_mod
+from mfsearch.errors import UserError
+from mfsearch.nas.settings import SearchSettings
+from mfsearch.nas.budget import parse_budget
 from mfsearch.space import load_space
-from mfsearch.search.study import Band
-from mfsearch.spec import load_spec
+from mfsearch.nas.band import Band
+from mfsearch.families import load_spec
 
 # Flat and unconfirmed: these tests are about the loop and its outputs (test_confirm.py
 # covers pruning and the confirmation stage).
@@ -343,7 +345,7 @@ def test_fidelity_keeps_finished_trainings_and_trains_only_what_is_missing(tmp_p
 
 
 def test_training_log_ignores_docstrings_and_comments_but_not_code():
-    from mfsearch.search.training_log import code_only
+    from mfsearch.fidelity.training_log import code_only
     documented = '"""Module."""\ndef f(x):\n    """Why."""\n    # note\n    return x + 1\n'
     assert code_only(documented) == code_only("def f(x):\n    return x+1  # other\n")
     assert code_only(documented) != code_only("def f(x):\n    return x + 2\n")
@@ -351,7 +353,7 @@ def test_training_log_ignores_docstrings_and_comments_but_not_code():
 
 def test_training_log_fingerprints_each_familys_own_code(monkeypatch, tmp_path):
     """Editing one family's model leaves the logged trainings of another valid."""
-    from mfsearch.search import training_log
+    from mfsearch.fidelity import training_log
 
     before = {f: training_log.code_fingerprint(f) for f in ("mobile-former", "iformer")}
     assert before["mobile-former"] != before["iformer"]
@@ -486,10 +488,10 @@ def test_a_study_from_before_score_kinds_resumes_only_by_top1(tmp_path):
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = optuna.create_study(storage=url, study_name="mfsearch", direction="maximize")
     old.add_trial(optuna.trial.create_trial(value=0.4))
-    settings = study_mod.SearchSettings(space=load_space(), band=Band(
+    settings = SearchSettings(space=load_space(), band=Band(
         150_000_000, 0.1, "paper", 224), trials=2, proxy=ProxyConfig())
-    with pytest.raises(study_mod.UserError, match="ranks candidates by --proxy-score top1, not "
+    with pytest.raises(UserError, match="ranks candidates by --proxy-score top1, not "
                                                   "loss; use --proxy-score top1"):
-        study_mod.open_study(url, "mfsearch", settings)
-    top1 = study_mod.SearchSettings(**{**settings.__dict__, "proxy": ProxyConfig(score="top1")})
-    assert study_mod.open_study(url, "mfsearch", top1).user_attrs == {"proxy_score": "top1"}
+        storage_mod.open_study(url, "mfsearch", settings)
+    top1 = SearchSettings(**{**settings.__dict__, "proxy": ProxyConfig(score="top1")})
+    assert storage_mod.open_study(url, "mfsearch", top1).user_attrs == {"proxy_score": "top1"}

@@ -5,7 +5,7 @@ import pytest
 from mfsearch.errors import UserError
 from mfsearch.families.mobile_former.layout import resolve
 from mfsearch.spec.geometry import Size
-from mfsearch.spec import (SpecError, apply_overrides, load_model_spec, load_spec, save_spec,
+from mfsearch.families import (SpecError, apply_overrides, load_model_spec, load_spec, save_spec,
                            spec_from_yaml, spec_to_yaml, variant_names)
 
 

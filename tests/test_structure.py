@@ -1,7 +1,9 @@
-"""Code-structure rules the project keeps: no import cycles, no private names imported across
-modules, modules under 400 lines, and no family named outside its own package."""
+"""Code-structure rules the project keeps: no import cycles, imports that point down the
+pipeline's layers (inside functions too), no private names imported across modules, modules
+under 400 lines, and no family named outside its own package."""
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,82 @@ def test_no_import_cycle():
 
 def _private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
+
+
+# The pipeline's layers, lowest first: a module imports from its own layer or lower ones only.
+# A module belongs to the longest prefix that names it.
+LAYERS = (
+    ("base", ("mfsearch.errors", "mfsearch.compat", "mfsearch.defaults", "mfsearch.devices",
+              "mfsearch.figures")),
+    ("spec", ("mfsearch.spec",)),  # field validators and geometry; no registry
+    ("parts", ("mfsearch.models", "mfsearch.cost.counts", "mfsearch.cost.layers",
+               "mfsearch.cost.frame", "mfsearch.cost.fvcore_count", "mfsearch.space.choices")),
+    ("families", ("mfsearch.families",)),  # the registry, and specs read by family
+    ("costs, spaces, data", ("mfsearch.cost", "mfsearch.space", "mfsearch.data")),
+    ("runtimes", ("mfsearch.deploy", "mfsearch.latency", "mfsearch.proxy")),
+    ("search", ("mfsearch.nas", "mfsearch.fidelity")),
+    ("reports", ("mfsearch.reports",)),
+    ("jobs", ("mfsearch.jobs",)),
+    ("cli", ("mfsearch.cli", "mfsearch.__main__", "mfsearch")),
+)
+
+
+def layer_of(module: str) -> int:
+    best = max(((len(prefix), rank) for rank, (_, prefixes) in enumerate(LAYERS)
+                for prefix in prefixes if module == prefix or module.startswith(prefix + ".")),
+               default=None)
+    assert best is not None, f"{module} is in no layer: add it to LAYERS"
+    return best[1]
+
+
+def _all_imports(module: str, is_package: bool, source: str) -> set[str]:
+    """mfsearch modules `source` imports anywhere: at module level and inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom):
+            target = _resolve(module, is_package, node)
+            found.update(f"{target}.{a.name}" if f"{target}.{a.name}" in MODULES.values()
+                         else target for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {n for n in found if n == "mfsearch" or n.startswith("mfsearch.")}
+
+
+def upward_imports(module: str, is_package: bool, source: str) -> list[str]:
+    mine = layer_of(module)
+    return [f"{module} ({LAYERS[mine][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+            for target in sorted(_all_imports(module, is_package, source))
+            if target != "mfsearch" and layer_of(target) > mine]
+
+
+def test_imports_point_down_the_layers():
+    found = [problem for path, module in MODULES.items()
+             for problem in upward_imports(module, path.name == "__init__.py",
+                                           path.read_text(encoding="utf-8"))]
+    assert found == []
+
+
+def test_the_layer_check_finds_an_upward_import_inside_a_function():
+    planted = "def load():\n    from ..cli.main import main\n    return main\n"
+    assert upward_imports("mfsearch.spec.planted", False, planted) == [
+        "mfsearch.spec.planted (spec) imports mfsearch.cli.main (cli)"]
+    assert upward_imports("mfsearch.families.planted", False,
+                          "import mfsearch.nas.run\n") == [
+        "mfsearch.families.planted (families) imports mfsearch.nas.run (search)"]
+    assert upward_imports("mfsearch.cli.planted", False, "from ..spec import fields\n") == []
+
+
+def test_the_search_job_is_a_plain_function():
+    import types
+
+    import mfsearch
+
+    importlib.import_module("mfsearch.nas.run")
+    importlib.import_module("mfsearch.fidelity.measure")
+    importlib.import_module("mfsearch.latency.measure")
+    for job in (mfsearch.search, mfsearch.proxy_fidelity, mfsearch.measure_latency):
+        assert isinstance(job, types.FunctionType)
+    assert type(importlib.import_module("mfsearch.nas")) is types.ModuleType
 
 
 def test_no_private_name_is_imported_from_another_module():

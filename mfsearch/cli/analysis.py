@@ -8,9 +8,9 @@ import sys
 
 
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
-from ..spec import load_model_spec
-from ..spec.io import named_overrides
+from ..families import (DEFAULT_FAMILY, all_families, get_family, load_model_spec,
+                        named_overrides)
+from ..jobs.models import plan_check, plan_cost
 from ..errors import UserError
 from ..spec.geometry import parse_resolution, size_label, size_text
 from .render import cost_json, fitted_table, make_console, print_cost, print_fitted
@@ -99,7 +99,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
              dash(r["top1"], "{:g}")] for r in rows]
     console = make_console()
     table, dropped = fitted_table(
-        console, f"{family.title} variants @ {size_text(args.res)} ({conv} MAdds)",
+        console, f"{family.display.title} variants @ {size_text(args.res)} ({conv} MAdds)",
         [("variant", None), ("blocks", 1), ("params", None), ("MAdds", None),
          ("paper\nparams", 3), ("paper\nMAdds", 4), ("vs\npaper", 5), ("paper\ntop-1", 2)],
         rows)
@@ -110,25 +110,32 @@ def cmd_variants(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_cost(args: argparse.Namespace) -> int:
-    spec = model_spec(args)
-    cost = analyze(spec, args.res, args.backbone)
-    if args.format == "json":
-        print(cost_json(cost, args.convention))
-    elif args.format == "csv":
-        from ..cost.frame import cost_frame
+def cost_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch cost`'s options as the inputs of `mfsearch.jobs.plan_cost`."""
+    return {"model": args.model, "resolution": args.res, "convention": args.convention,
+            "overrides": args.overrides, "backbone": args.backbone}
 
-        cost_frame(cost, args.convention).to_csv(sys.stdout, index=False)
+
+def check_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch check`'s options as the inputs of `mfsearch.jobs.plan_check`."""
+    return {"model": args.model, "resolution": args.res, "overrides": args.overrides,
+            "backbone": args.backbone, "weights": args.weights}
+
+
+def cmd_cost(args: argparse.Namespace) -> int:
+    cost = plan_cost(**cost_inputs(args)).run()
+    if args.format == "json":
+        print(cost_json(cost.analysis, cost.convention))
+    elif args.format == "csv":
+        cost.to_frame().to_csv(sys.stdout, index=False)
     else:
-        print_cost(make_console(), cost, args.convention)
+        print_cost(make_console(), cost.analysis, cost.convention)
     return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from ..cost.check import check_spec
-
-    spec = model_spec(args)
-    result = check_spec(spec, args.res, args.backbone, args.weights)
+    job = plan_check(**check_inputs(args))
+    spec, result = job.spec, job.run()
     if args.format == "json":
         print(json.dumps(result.to_dict(), indent=2))
         return 0 if result.ok else 1

@@ -7,7 +7,7 @@ import shlex
 from pathlib import Path
 
 from .analysis import model_spec, size_arg
-from .common import writable_dir
+from ..jobs.common import writable_dir
 from .render import make_console
 
 
@@ -30,7 +30,7 @@ def register(sub) -> None:
 
 
 def cmd_attention(args: argparse.Namespace) -> int:
-    from ..api import load_model
+    from ..jobs import load_model
     from ..errors import UserError
     from ..reports.attention import run_attention
 

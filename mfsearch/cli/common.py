@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
 
-from ..errors import UserError
+from .. import defaults
 from ..proxy.config import SCORES, ProxyConfig
-from ..proxy.options import PRECISIONS, DeviceOptions
+from ..proxy.options import PRECISIONS
 
 DEFAULTS = ProxyConfig()
 
@@ -42,31 +41,36 @@ seed_int = _number(int, lambda v: 0 <= v <= MAX_SEED, f"an integer seed in [0, {
 def add_proxy_args(p: argparse.ArgumentParser) -> None:
     """Data and short-training options of every command that trains proxies."""
     p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
-    p.add_argument("--val-fraction", type=fraction, default=0.2, help="share of a flat "
-                   "ImageFolder (or of CIFAR without its test batch) held out for scoring, "
-                   "stratified and seeded")
-    p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps,
-                   help="AdamW steps of each candidate's short training")
-    p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution,
-                   help="image side the proxy trains at")
-    p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size,
-                   help="images per proxy step")
-    p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr,
-                   help="peak learning rate (linear warm-up, cosine decay)")
-    p.add_argument("--proxy-score", choices=SCORES, default=DEFAULTS.score,
-                   help="what ranks candidates: loss (default: minus the mean training loss, "
-                   "how fast a candidate learns) or top1 (held-out top-1 after the run)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+    p.add_argument("--val-fraction", type=fraction, default=defaults.VAL_FRACTION,
+                   help="share of a flat ImageFolder (or of CIFAR without its test batch) held "
+                   f"out for scoring, stratified and seeded (default {defaults.VAL_FRACTION})")
+    p.add_argument("--proxy-steps", type=positive_int, help="AdamW steps of each candidate's "
+                   f"short training (default {DEFAULTS.steps})")
+    p.add_argument("--proxy-res", type=positive_int, help="image side the proxy trains at "
+                   f"(default {DEFAULTS.resolution})")
+    p.add_argument("--proxy-batch", type=positive_int, help="images per proxy step (default "
+                   f"{DEFAULTS.batch_size})")
+    p.add_argument("--proxy-lr", type=positive_float, help="peak learning rate (linear "
+                   f"warm-up, cosine decay; default {DEFAULTS.lr:g})")
+    p.add_argument("--proxy-score", choices=SCORES, help="what ranks candidates: loss "
+                   "(default: minus the mean training loss, how fast a candidate learns) or "
+                   "top1 (held-out top-1 after the run)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.DEVICE,
                    help="where the proxy trains (auto: CUDA when there is one)")
-    p.add_argument("--seed", type=seed_int, default=0,
-                   help="seeds the sampler and the proxy training (default 0)")
+    p.add_argument("--seed", type=seed_int, default=defaults.SEED,
+                   help=f"seeds the sampler and the proxy training (default {defaults.SEED})")
 
 
-def proxy_config(args: argparse.Namespace) -> ProxyConfig:
-    return ProxyConfig(steps=args.proxy_steps, batch_size=args.proxy_batch,
-                       resolution=args.proxy_res, lr=args.proxy_lr, seed=args.seed,
-                       device=args.device, score=args.proxy_score,
-                       warmup=min(DEFAULTS.warmup, max(1, args.proxy_steps // 10))).check()
+PROXY_OPTIONS = {"proxy_steps": "steps", "proxy_batch": "batch_size",
+                 "proxy_res": "resolution", "proxy_lr": "lr", "proxy_score": "score"}
+
+
+def proxy_inputs(args: argparse.Namespace) -> dict:
+    """The job inputs of the proxy options: the proxy fields given, the data, seed, device."""
+    proxy = {field: getattr(args, option) for option, field in PROXY_OPTIONS.items()
+             if getattr(args, option) is not None}
+    return {"proxy": proxy, "seed": args.seed, "device": args.device, "data": args.data,
+            "val_fraction": args.val_fraction}
 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:
@@ -80,7 +84,7 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--per-device", type=positive_int, metavar="K", help="worker processes on "
                    "each device (default: 8 on a GPU, 1 on a CPU; processes take turns on a "
                    "GPU, and 4 to 16 trained equally fast: reports/gpu.md)")
-    g.add_argument("--precision", choices=PRECISIONS, default="fp32", help="CUDA trainings in "
+    g.add_argument("--precision", choices=PRECISIONS, default=defaults.PRECISION, help="CUDA trainings in "
                    "fp32 (default) or under bf16 autocast (reports/gpu.md: how bf16 scores "
                    "rank against fp32)")
     g.add_argument("--deterministic", action="store_true", help="CUDA: deterministic "
@@ -90,66 +94,15 @@ def add_device_args(p: argparse.ArgumentParser) -> None:
                    "step eagerly instead of replaying it from a captured CUDA graph")
 
 
-def device_settings(args: argparse.Namespace, proxy: ProxyConfig) -> tuple[ProxyConfig, dict]:
-    """The proxy and the SearchSettings fields the accelerator options give, checked before
-    anything is written: a missing GPU, devices of two kinds, bf16 asked for on a CPU."""
-    from ..proxy.device import check_devices, on_devices
-    from ..proxy.train import pick_device
-
-    devices = check_devices(args.devices.split(",")) if args.devices is not None else ()
-    if devices:
-        proxy = on_devices(proxy, devices)
-    on_cuda = pick_device(proxy.device).type == "cuda"  # --device cuda without one fails here
-    if args.precision != "fp32" and not on_cuda:
-        raise UserError(f"--precision {args.precision} applies to CUDA trainings; this search "
-                        "trains on the CPU (use --device cuda)")
-    return proxy, {"devices": devices, "per_device": args.per_device,
-                   "cuda": DeviceOptions(graphs=args.graphs, precision=args.precision,
-                                         deterministic=args.deterministic)}
-
-
-def writable_dir(out: Path, option: str = "--out") -> Path:
-    """Create `out` and prove it can be written before any long work starts."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise UserError(f"{option} {out}: cannot write there ({exc.strerror or exc})") from None
-    return out
-
-
-def quiet_optuna() -> None:
-    """The CLI prints its own progress: Optuna's per-trial log lines would repeat it."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def report_path(value: str | None, default: str, option: str = "--out") -> Path:
-    """A report command's output: the value given, or the checkout's `default` under
-    reports/; outside a checkout of mfsearch the user must say where."""
-    from ..reports.files import in_checkout
-
-    if value is not None:
-        return Path(value)
-    if not in_checkout():
-        raise UserError(f"{option} is needed here: its default, {default}, is the reports folder "
-                        "of a checkout of mfsearch, and this folder is not one")
-    return Path(default)
-
-
-def load_data(args: argparse.Namespace):
-    """The data a training command's options name, decoded at the proxy's resolution."""
-    from .. import data as datasets
-
-    return datasets.load(args.data, val_fraction=args.val_fraction, seed=args.seed,
-                         load_size=args.proxy_res)
-
-
 def add_engine_arg(p) -> None:
-    p.add_argument("--engine", default="torch", metavar="NAME",
+    p.add_argument("--engine", default=defaults.ENGINE, metavar="NAME",
                    help="runtime that runs the model: torch (eager), onnxruntime (the ONNX "
                    "export in ONNX Runtime) or executorch (the XNNPACK-lowered program); the "
                    "last two need `pip install 'mfsearch[deploy]'` (default: torch)")
+
+
+def device_inputs(args: argparse.Namespace) -> dict:
+    """The job inputs of the accelerator options."""
+    return {"devices": args.devices, "per_device": args.per_device,
+            "precision": args.precision, "deterministic": args.deterministic,
+            "graphs": args.graphs}

@@ -8,8 +8,11 @@ import shlex
 import sys
 
 from ..errors import UserError
-from .analysis import add_model_args, model_spec
-from .common import positive_float, positive_int, report_path, writable_dir
+from .. import defaults
+from ..jobs.common import report_path, writable_dir
+from ..jobs.models import plan_export
+from .analysis import add_model_args
+from .common import positive_float, positive_int
 from .render import make_console
 
 FORMATS = ("onnx", "executorch")
@@ -23,7 +26,8 @@ def register(sub) -> None:
                    "batch, checked in ONNX Runtime; executorch: a .pte lowered to XNNPACK, "
                    "static batch, checked in ExecuTorch's runtime")
     p.add_argument("--out", required=True, metavar="FILE", help="the file to write")
-    p.add_argument("--batch", type=positive_int, default=1, help="the batch an ExecuTorch "
+    p.add_argument("--batch", type=positive_int, default=defaults.LATENCY_BATCH,
+                   help="the batch an ExecuTorch "
                    "program runs at (ONNX keeps the batch dynamic) (default: 1)")
     p.set_defaults(func=cmd_export)
 
@@ -42,15 +46,20 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_engines)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    from ..api import load_model
-    from ..deploy import engine_for_format, export_model
+def export_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch export`'s options as the inputs of `mfsearch.jobs.plan_export`."""
+    return {"model": args.model, "format": args.format, "out": args.out,
+            "weights": args.weights, "resolution": args.res, "backbone": args.backbone,
+            "batch": args.batch, "overrides": args.overrides}
 
-    engine = engine_for_format(args.format)
-    spec = model_spec(args)
-    name = f"{spec.name} backbone" if args.backbone else spec.name
-    model = load_model(spec, args.weights, args.res, features_only=args.backbone)
-    result = export_model(model, engine, args.out, args.res, args.batch, name)
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..deploy import engine_for_format
+
+    job = plan_export(**export_inputs(args))
+    engine = engine_for_format(job.format)
+    name = f"{job.spec.name} backbone" if job.backbone else job.spec.name
+    result = job.run()
     console = make_console(soft_wrap=True)
     console.print(f"wrote {result.path} ({result.size_bytes / 2**20:.1f} MiB, exported in "
                   f"{result.seconds:.1f} s): {'; '.join(result.notes)}", highlight=False)

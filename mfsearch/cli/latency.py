@@ -9,37 +9,36 @@ import shlex
 import sys
 
 
-from ..errors import UserError
-from ..families import analyze
-from ..latency.settings import MEMORY_FORMATS, LatencySettings, memory_format_for
-from ..space import load_space
+from .. import defaults
+from ..jobs.latency import latency_settings, plan_latency, plan_latency_table
+from ..latency.settings import MEMORY_FORMATS, LatencySettings
 from ..spec.geometry import size_text
-from .analysis import add_model_args, model_spec, resolution_arg
-from .common import (add_engine_arg, positive_float, positive_int, report_path, seed_int,
-                     writable_dir)
+from .analysis import add_model_args, resolution_arg
+from ..jobs.common import report_path, writable_dir
+from .common import add_engine_arg, positive_float, positive_int, seed_int
 from .render import fitted_table, make_console, print_fitted, share
 
 
 def add_latency_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--batch", type=positive_int, default=1, help="batch of the latency figure "
+    p.add_argument("--batch", type=positive_int, default=defaults.LATENCY_BATCH, help="batch of the latency figure "
                    "(default 1, as mobile papers measure)")
-    p.add_argument("--threads", type=positive_int, default=1,
+    p.add_argument("--threads", type=positive_int, default=defaults.LATENCY_THREADS,
                    help="intra-op threads, fixed for reproducible figures (default 1)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=defaults.LATENCY_DEVICE,
+                   help="where to time")
     p.add_argument("--memory-format", choices=MEMORY_FORMATS, default=None,
                    help="torch's input layout; auto times both briefly and keeps the faster "
                    "(default: auto, channels_last for a lookup table; contiguous for the "
                    "other engines, which lay out tensors themselves)")
-    p.add_argument("--min-time", type=positive_float, default=1.0, metavar="S",
+    p.add_argument("--min-time", type=positive_float, default=defaults.LATENCY_MIN_TIME,
+                   metavar="S",
                    help="seconds of timed runs per figure (default 1)")
     add_engine_arg(p)
 
 
 def settings_from(args: argparse.Namespace, memory_format: str = "auto") -> LatencySettings:
-    return LatencySettings(resolution=args.res, batch=args.batch, threads=args.threads,
-                           device=args.device, min_time=args.min_time, engine=args.engine,
-                           memory_format=memory_format_for(args.engine, args.memory_format,
-                                                           memory_format)).check()
+    return latency_settings(args.res, args.batch, args.threads, args.device,
+                            args.memory_format, args.min_time, args.engine, memory_format)
 
 
 def register(sub) -> None:
@@ -47,7 +46,8 @@ def register(sub) -> None:
                                        "and per-pillar time next to the MAdds shares")
     add_model_args(p)
     add_latency_args(p)
-    p.add_argument("--throughput-batch", type=positive_int, default=32, metavar="B",
+    p.add_argument("--throughput-batch", type=positive_int, default=defaults.THROUGHPUT_BATCH,
+                   metavar="B",
                    help="batch for the throughput figure (default 32)")
     p.add_argument("--no-breakdown", action="store_true", help="skip the per-pillar timing")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output")
@@ -97,25 +97,28 @@ def settings_line(report) -> str:
             + f"; torch {m['torch']}")
 
 
+def latency_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch latency`'s options as the inputs of `mfsearch.jobs.plan_latency`."""
+    return {"model": args.model, "weights": args.weights, "resolution": args.res,
+            "backbone": args.backbone, "overrides": args.overrides, "batch": args.batch,
+            "threads": args.threads, "device": args.device,
+            "memory_format": args.memory_format, "min_time": args.min_time,
+            "engine": args.engine, "throughput_batch": args.throughput_batch,
+            "breakdown": not args.no_breakdown}
+
+
 def cmd_latency(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..latency.measure import measure, pillar_frame, warnings_for
-
-    from ..api import load_model
-
-    spec = model_spec(args)
-    settings = settings_from(args)
-    model = load_model(spec, args.weights, args.res, features_only=args.backbone)
-    name = f"{spec.name} backbone" if args.backbone else spec.name
-    report = measure(model, name, settings, args.throughput_batch, not args.no_breakdown)
-    cost = analyze(spec, args.res, args.backbone)
-    frame = pillar_frame(report, cost) if report.pillars else None
-    for warning in warnings_for(report, settings):
+    job = plan_latency(**latency_inputs(args))
+    settings = job.settings
+    result = job.run()
+    name, report, cost, frame = result.name, result.report, result.cost, result.frame
+    for warning in result.warnings:
         print(f"mfsearch: warning: {warning}", file=sys.stderr)
     if args.format == "json":
         data = report.to_dict()
-        data["warnings"] = warnings_for(report, settings)
+        data["warnings"] = result.warnings
         data["madds"] = cost.madds("paper")
         data["params"] = cost.params
         if frame is not None:
@@ -157,34 +160,25 @@ def cmd_latency(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_latency_table(args: argparse.Namespace) -> int:
-    from ..latency import evaluate
-    from ..latency.table import LatencyTable
+def latency_table_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch latency-table`'s options as the inputs of `plan_latency_table`."""
+    return {"space": args.space, "specs": args.specs, "variants": not args.no_variants,
+            "max_madds": args.max_madds, "calibrate": args.calibrate, "seed": args.seed,
+            "resolution": args.res, "table": args.table, "batch": args.batch,
+            "threads": args.threads, "device": args.device,
+            "memory_format": args.memory_format, "min_time": args.min_time,
+            "engine": args.engine, "report": args.report,
+            "command": shlex.join(["mfsearch", *args.argv])}
 
-    settings = settings_from(args, "channels_last")
-    report = report_path(args.report, "reports/latency_lut.md", "--report")
-    space = load_space(args.space)
-    calibration, specs = evaluate.split_specs(space, args.calibrate, args.specs, args.seed,
-                                              not args.no_variants, args.max_madds)
-    if not specs:
-        raise UserError("nothing to measure: --specs 0 with --no-variants")
-    table = LatencyTable.open(args.table, settings)
+
+def cmd_latency_table(args: argparse.Namespace) -> int:
+    job = plan_latency_table(**latency_table_inputs(args))
     console = make_console(soft_wrap=True)
-    console.print(f"lookup table {table.path} ({len(table.entries)} block shapes); "
-                  f"{len(calibration)} calibration specs, {len(specs)} held-out specs",
-                  highlight=False)
-    log = lambda m: console.print(m, highlight=False)  # noqa: E731
-    table.progress = lambda done, total, name: log(f"  timing block {done + 1}/{total} "
-                                                   f"({name})")
-    if calibration:
-        evaluate.calibrate(table, calibration, log)
-    frame = evaluate.evaluate(table, specs, log)
-    command = shlex.join(["mfsearch", *args.argv])
-    s = evaluate.write_report(frame, table, space.family, report, command)
+    s = job.run(lambda m: console.print(m, highlight=False))
     console.print(f"median absolute error {s['median_abs_error_pct']:.1f}% (max "
                   f"{s['max_abs_error_pct']:.1f}%); Kendall tau vs measured: table "
                   f"{s['kendall_lut']:+.3f}, MAdds {s['kendall_madds']:+.3f}; wrote "
-                  f"{report}", highlight=False)
+                  f"{job.report}", highlight=False)
     return 0
 
 

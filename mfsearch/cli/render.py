@@ -95,7 +95,7 @@ def block_pillars(cost: ModelCost) -> list[str]:
 def block_table(console: Console, cost: ModelCost, convention: str) -> None:
     total_madds = cost.madds(convention)
     split = block_pillars(cost)
-    short = get_family(cost.family).abbreviations
+    short = get_family(cost.family).display.abbreviations
     columns = [("part", None), ("kind", 3), ("in->out", 4), ("s", 2), ("res", 5),
                ("hidden", 1), ("params", None), ("MAdds", None), ("%", 6),
                *((short.get(k, k), 10 + i) for i, k in enumerate(split))]
@@ -120,7 +120,7 @@ def summary_lines(cost: ModelCost, convention: str) -> list[str]:
     lines = [f"total: {cost.params:,} params, {total:,} MAdds ({total / 1e6:.2f}M) at "
              f"{size_text(cost.resolution)}, batch 1",
              f"convention {convention}: {CONVENTIONS[convention]}"]
-    return lines + get_family(cost.family).summary(cost, convention)
+    return lines + get_family(cost.family).display.summary(cost, convention)
 
 
 def print_cost(console: Console, cost: ModelCost, convention: str) -> None:

@@ -7,9 +7,10 @@ import argparse
 
 
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..spec import load_model_spec
+from ..families import load_model_spec
 from .analysis import size_arg
-from .common import add_proxy_args, load_data, proxy_config, report_path, writable_dir
+from ..jobs.common import data_source, proxy_settings, report_path, writable_dir
+from .common import add_proxy_args, proxy_inputs
 from .render import fitted_table, make_console, print_fitted
 
 
@@ -78,10 +79,13 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     load_model_spec(args.model)  # a bad base model fails before any work
     out = writable_dir(report_path(args.out, "reports/ablations"))
     console = make_console()
-    train, note = (ablations.proxy_trainer(load_data(args),
-                                           proxy_config(args),
-                                           lambda m: console.print(m, highlight=False))
-                   if args.train else (None, ""))
+    train, note = None, ""
+    if args.train:
+        given = proxy_inputs(args)
+        proxy = proxy_settings(given["proxy"], given["seed"], given["device"])
+        data = data_source(given["data"], given["val_fraction"], given["seed"], proxy).load()
+        train, note = ablations.proxy_trainer(data, proxy,
+                                              lambda m: console.print(m, highlight=False))
     results = []
     for table in tables:
         result = ablations.regenerate(table, args.model, args.res, args.convention, train)

@@ -5,27 +5,23 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import datetime
 import shlex
-import time
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.progress import TimeRemainingColumn
 
+from .. import defaults
 from ..compat import accept_negative_values
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..latency.settings import MEMORY_FORMATS, LatencySettings, memory_format_for
-from ..search.budget import parse_budget, parse_latency
-from ..search.rungs import (DEFAULT_CONFIRM_SEEDS, DEFAULT_ETA, DEFAULT_FINALISTS,
-                            DEFAULT_TRIALS, PRUNERS)
-from ..spec import load_model_spec
-from ..space import load_space
+from ..jobs.fidelity import plan_fidelity
+from ..jobs.budget import plan_search
+from ..latency.settings import MEMORY_FORMATS
+from ..nas.rungs import PRUNERS
 from .analysis import resolution_arg
 from .common import (add_device_args, add_engine_arg, add_proxy_args, at_least_2,
-                     at_least_3, device_settings, fraction, load_data, non_negative_int,
-                     positive_int, proxy_config, quiet_optuna, report_path, writable_dir)
+                     at_least_3, device_inputs, fraction, non_negative_int, positive_int,
+                     proxy_inputs)
 from .render import fitted_table, make_console, print_fitted
 
 NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$", re.I)
@@ -33,11 +29,12 @@ NEGATIVE_BUDGET = re.compile(r"^-(\d+\.?\d*|\.\d+)(e[+-]?\d+)?([kmg]|us|ms|s)?$"
 
 def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--space", help="search space YAML (default: spaces/mobile_former.yaml)")
-    p.add_argument("--tolerance", type=fraction, default=0.1,
+    p.add_argument("--tolerance", type=fraction, default=defaults.TOLERANCE,
                    help="feasible band is [(1 - tolerance) x budget, budget] (default 0.1)")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
                    help="how the band's MAdds are counted")
-    p.add_argument("--res", type=resolution_arg, default=224, help="resolution for MAdds")
+    p.add_argument("--res", type=resolution_arg, default=defaults.RESOLUTION,
+                   help="resolution for MAdds")
     add_proxy_args(p)
 
 
@@ -51,20 +48,20 @@ def register(sub) -> None:
                    "multiply-accumulate, what papers' FLOPs tables count) or latency budget "
                    "with a time unit (12ms, 800us), predicted on this machine from its latency "
                    "lookup table")
-    p.add_argument("--trials", type=positive_int, default=DEFAULT_TRIALS,
+    p.add_argument("--trials", type=positive_int, default=defaults.TRIALS,
                    help="candidates to evaluate: trained fully or stopped at a rung")
     g = p.add_argument_group("multi-fidelity and confirmation")
-    g.add_argument("--pruner", choices=PRUNERS, default="sha", help="sha: successive halving "
+    g.add_argument("--pruner", choices=PRUNERS, default=defaults.PRUNER, help="sha: successive halving "
                    "at rungs of the proxy's schedule; hyperband; none: every candidate trains "
                    "all --proxy-steps (multi-objective searches always do)")
-    g.add_argument("--eta", type=at_least_2, default=DEFAULT_ETA,
+    g.add_argument("--eta", type=at_least_2, default=defaults.ETA,
                    help="keep the top 1/eta at each rung")
     g.add_argument("--first-rung", type=positive_int, metavar="STEPS",
                    help="steps of the first rung (default: --proxy-steps / eta)")
-    g.add_argument("--finalists", type=non_negative_int, default=DEFAULT_FINALISTS,
+    g.add_argument("--finalists", type=non_negative_int, default=defaults.FINALISTS,
                    help="top candidates retrained with further seeds after the search "
                    "(0: no confirmation)")
-    g.add_argument("--confirm-seeds", type=positive_int, default=DEFAULT_CONFIRM_SEEDS,
+    g.add_argument("--confirm-seeds", type=positive_int, default=defaults.CONFIRM_SEEDS,
                    help="further seeds for each finalist and the control")
     g.add_argument("--jobs", type=positive_int, help="confirmation trainings run at once, each "
                    "in its own process with the CPU threads split between them (default: one "
@@ -73,9 +70,9 @@ def register(sub) -> None:
     g.add_argument("--control", metavar="MODEL", help="the design to beat (default: the "
                    "family's shipped variant nearest the budget, e.g. mobile-former-151m)")
     add_device_args(p)
-    p.add_argument("--objectives", default="acc", help="acc (default: the proxy's score, "
+    p.add_argument("--objectives", default=defaults.OBJECTIVES, help="acc (default: the proxy's score, "
                    "see --proxy-score), or acc,madds or acc,latency for a Pareto front")
-    p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default="tpe",
+    p.add_argument("--sampler", choices=("tpe", "nsga2", "random"), default=defaults.SAMPLER,
                    help="Optuna sampler (default tpe)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="json: the "
                    "final summary as JSON on stdout, progress on stderr (default table)")
@@ -91,7 +88,7 @@ def register(sub) -> None:
     g = p.add_argument_group("latency (a budget in ms/us, or the latency objective)")
     g.add_argument("--latency-table", metavar="FILE", help="lookup table file (default: one per "
                    "machine and settings under ~/.cache/mfsearch)")
-    g.add_argument("--threads", type=positive_int, default=1, help="CPU threads the latency is "
+    g.add_argument("--threads", type=positive_int, default=defaults.LATENCY_THREADS, help="CPU threads the latency is "
                    "measured with (default 1)")
     g.add_argument("--memory-format", choices=MEMORY_FORMATS[1:], default=None,
                    help="torch's memory format latency is measured in (default: channels_last; "
@@ -100,14 +97,18 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_budget)
 
     p = sub.add_parser("fidelity", help="rank correlation of the proxy against longer training")
-    p.add_argument("--budget", default="150M", help="the MAdds band to sample architectures from")
-    p.add_argument("--archs", type=at_least_3, default=8, help="architectures to measure")
-    p.add_argument("--factor", type=positive_int, default=4, help="reference is this many "
-                   "times longer (default 4)")
-    p.add_argument("--repeats", type=positive_int, default=1, help="train every architecture "
+    p.add_argument("--budget", default=defaults.FIDELITY_BUDGET,
+                   help="the MAdds band to sample architectures from")
+    p.add_argument("--archs", type=at_least_3, default=defaults.FIDELITY_ARCHS,
+                   help="architectures to measure")
+    p.add_argument("--factor", type=positive_int, default=defaults.FIDELITY_FACTOR,
+                   help="reference is this many times longer (default "
+                   f"{defaults.FIDELITY_FACTOR})")
+    p.add_argument("--repeats", type=positive_int, default=defaults.FIDELITY_REPEATS, help="train every architecture "
                    "with this many seeds; the reference is the mean over seeds, and the report "
                    "adds how well seeds agree (default 1)")
-    p.add_argument("--jobs", type=positive_int, default=1, help="trainings run at once, each "
+    p.add_argument("--jobs", type=positive_int, default=defaults.FIDELITY_JOBS,
+                   help="trainings run at once, each "
                    "in its own process with the CPU threads split between them (default 1); on "
                    "a CPU, --jobs equal to the core count finishes sooner")
     p.add_argument("--report", help="the report (default: reports/proxy_fidelity.md in a "
@@ -125,77 +126,44 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_fidelity)
 
 
-def _out_dir(args: argparse.Namespace) -> Path:
-    out = Path(args.out) if args.out else Path("runs") / datetime.datetime.now().strftime(
-        "%Y%m%d-%H%M%S")
-    return writable_dir(out)
-
-
-def latency_table(args: argparse.Namespace):
-    from ..latency.table import LatencyTable
-
-    settings = LatencySettings(resolution=args.res, threads=args.threads, device="cpu",
-                               memory_format=memory_format_for(args.engine, args.memory_format,
-                                                               "channels_last"),
-                               engine=args.engine).check()
-    return LatencyTable.open(args.latency_table, settings)
-
-
-def make_band(args: argparse.Namespace):
-    from ..search.study import Band
-
-    latency = parse_latency(args.budget)
-    if latency is not None:
-        return Band(latency, args.tolerance, args.convention, args.res, latency_table(args))
-    return Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
+def search_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch budget`'s options as the inputs of `mfsearch.jobs.plan_search`."""
+    return {"space": args.space, "trials": args.trials, "tolerance": args.tolerance,
+            "convention": args.convention, "resolution": args.res,
+            "objectives": args.objectives, "sampler": args.sampler, "pruner": args.pruner,
+            "eta": args.eta, "first_rung": args.first_rung, "finalists": args.finalists,
+            "confirm_seeds": args.confirm_seeds, "control": args.control, "jobs": args.jobs,
+            "out": args.out, "storage": args.storage, "study_name": args.study_name,
+            "fidelity_record": args.fidelity_record, "latency_table_file": args.latency_table,
+            "threads": args.threads, "memory_format": args.memory_format,
+            "engine": args.engine, **proxy_inputs(args), **device_inputs(args),
+            "command": _command_line(args)}
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
-    from ..search.run import SearchInterrupted, run_search
-    from ..search.study import SearchSettings, check_reachable, parse_objectives
+    from ..nas.run import SearchInterrupted
 
-    quiet_optuna()
     as_json = args.format == "json"
     console = make_console(soft_wrap=True, stderr=as_json)
-    objectives = parse_objectives(args.objectives)
-    band = make_band(args)
-    space = load_space(args.space)
+    job = plan_search(args.budget, **search_inputs(args))
+    settings = job.settings
+    band = settings.band
     if band.latency is not None:
         console.print(f"latency lookup table: {band.latency.path} ({len(band.latency.entries)} "
                       "block shapes); new shapes are measured as they come", highlight=False)
-    table = band.latency or (latency_table(args) if "latency" in objectives else None)
-    proxy, placement = device_settings(args, proxy_config(args))
-    settings = SearchSettings(space=space, band=band, trials=args.trials, proxy=proxy,
-                              objectives=objectives, sampler=args.sampler, seed=args.seed,
-                              latency=table, fidelity_record=args.fidelity_record,
-                              pruner=args.pruner, eta=args.eta, first_rung=args.first_rung,
-                              finalists=args.finalists, confirm_seeds=args.confirm_seeds,
-                              control=args.control, jobs=args.jobs, **placement)
-    settings.workers()  # a latency search refuses --devices here, before any work
-    if args.control:
-        load_model_spec(args.control)  # a bad control fails before any work
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
     # Started by the search's first event, so an error before it prints one line and no bars.
     progress = Progress(*columns, console=console, transient=False, auto_refresh=False)
     render = _ProgressRenderer(progress, settings, band)
-    if table is not None:
-        table.progress = render.block
-    # An unreachable budget fails before the data is read (run_search checks again, from the
-    # analytic costs or the table entries this fills, for callers that skip the CLI).
-    check_reachable(space, band)
-    out = _out_dir(args)
-    data = load_data(args)
-    study_name = args.study_name or (f"budget-{args.budget}" if args.storage else None)
     try:
-        result = run_search(settings, data, out, render, storage=args.storage,
-                            study_name=study_name, command=_command_line(args))
+        result = job.run(render, on_block=render.block)
     except SearchInterrupted as stop:
         render.stop()
         console.print(f"interrupted: {len(stop.result.trained)} trained candidate(s) kept; "
                       f"report in {stop.result.paths['report']}. Resume with the same "
-                      f"command and --out {out}", highlight=False)
+                      f"command and --out {job.out}", highlight=False)
         return 130
     finally:
         render.stop()
@@ -287,7 +255,7 @@ class _ProgressRenderer:
 
 
 def _best_text(best) -> str:
-    from ..search.study import proxy_score
+    from ..nas.trials import proxy_score
 
     if best is None:
         return ""
@@ -339,33 +307,30 @@ def _command_line(args: argparse.Namespace) -> str:
     return shlex.join(["mfsearch", *args.argv])
 
 
-def cmd_fidelity(args: argparse.Namespace) -> int:
-    from ..proxy.fidelity_record import record_path, save_record
-    from ..search import fidelity, fidelity_report
-    from ..search.study import Band, check_reachable
+def fidelity_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch fidelity`'s options as the inputs of `mfsearch.jobs.plan_fidelity`."""
+    given = proxy_inputs(args)
+    return {"budget": args.budget, "archs": args.archs, "factor": args.factor,
+            "repeats": args.repeats, "jobs": args.jobs, "space": args.space,
+            "tolerance": args.tolerance, "convention": args.convention,
+            "resolution": args.res, "report": args.report, "trainings": args.trainings,
+            "relog": args.relog_losses, **given, "command": _command_line(args)}
 
-    quiet_optuna()
-    band = Band(parse_budget(args.budget), args.tolerance, args.convention, args.res)
-    space = load_space(args.space)
-    check_reachable(space, band)
-    data = load_data(args)
-    print(f"data: {data.describe(args.proxy_res)}")
-    start = time.time()
-    report = report_path(args.report, "reports/proxy_fidelity.md", "--report")
-    trainings = Path(args.trainings) if args.trainings else report.with_suffix(".trainings.jsonl")
-    frame, record = fidelity.measure(space, band, data, proxy_config(args), args.archs, args.factor,
-                                     args.seed, args.repeats, args.jobs, trainings=trainings,
-                                     relog=args.relog_losses)
-    record["seconds"] = round(time.time() - start)
-    fidelity_report.write_report(frame, record, report, _command_line(args))
-    save_record(record, record_path(report))
+
+def cmd_fidelity(args: argparse.Namespace) -> int:
+    from ..fidelity.measure import MIN_FOR_INTERVAL
+    from ..fidelity.record import record_path
+    from ..fidelity.report import interval_text
+
+    job = plan_fidelity(**fidelity_inputs(args))
+    record = job.run()
     for name, s in record["stats"].items():
         print(f"{name:>10}: Kendall tau {s['kendall']:+.3f} "
-              f"({fidelity_report.interval_text(s['kendall_interval'])}), "
+              f"({interval_text(s['kendall_interval'])}), "
               f"Spearman rho {s['spearman']:+.3f}")
-    if record["architectures"] < fidelity.MIN_FOR_INTERVAL:
+    if record["architectures"] < MIN_FOR_INTERVAL:
         print(f"intervals n/a: {record['architectures']} architectures are too few to resample "
-              f"(an interval needs at least {fidelity.MIN_FOR_INTERVAL})")
+              f"(an interval needs at least {MIN_FOR_INTERVAL})")
     for name, tau in record.get("replicates", {}).items():
         print(f"{name:>10}: seeds agree at Kendall tau {tau:+.3f}")
     for name, taus in record.get("held_out", {}).items():
@@ -378,5 +343,5 @@ def cmd_fidelity(args: argparse.Namespace) -> int:
     if "decision_missing" in record:
         print(f"decision quality not estimated: {record['decision_missing']} proxy run(s) lack "
               "per-step losses (rerun with --relog-losses)")
-    print(f"wrote {report} and {record_path(report)}")
+    print(f"wrote {job.report} and {record_path(job.report)}")
     return 0

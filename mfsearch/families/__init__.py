@@ -1,82 +1,23 @@
-"""The registry of architecture families. Built-in families are found by module name, others
-register themselves (`register(family)`) or are installed as `mfsearch.families` entry points;
-the rest of mfsearch asks a spec's family through `family_of` and never names one."""
+"""Architecture families: the registry (`register`, `family_of`; built-ins found by module
+name, others registered or installed as `mfsearch.families` entry points) and what needs it:
+specs read from YAML by their `family:` key, the shipped variants by name, `--set` overrides.
+The rest of mfsearch asks a spec's family through `family_of` and never names one."""
 
 from __future__ import annotations
 
-from importlib import import_module
-from importlib.metadata import entry_points
-from typing import Any
+from ..spec.fields import SpecError
+from .base import Family, Presentation
+from .io import (apply_overrides, apply_values, load_model_spec, load_spec, named_overrides,
+                 save_spec, spec_from_dict, spec_from_yaml, spec_to_yaml, variant_name,
+                 variant_names)
+from .registry import (BUILTIN, DEFAULT_FAMILY, ENTRY_POINT_GROUP, all_families, analyze,
+                       build_model, family_of, get_family, register, unregister)
 
-from ..errors import UserError
-from .base import Family
-
-__all__ = ["DEFAULT_FAMILY", "Family", "all_families", "analyze", "build_model",
-           "counted_model", "family_of", "get_family", "register", "unregister"]
-
-# Modules whose `FAMILY` is a built-in family, in display order.
-BUILTIN = ("mfsearch.families.mobile_former", "mfsearch.families.iformer",
-           "mfsearch.families.mobilenetv3")
-# The family of a spec or space file without a `family:` key.
-DEFAULT_FAMILY = "mobile-former"
-ENTRY_POINT_GROUP = "mfsearch.families"
-
-_registry: dict[str, Family] = {}
-_loaded = False
-
-
-def _load() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    found = [import_module(m).FAMILY for m in BUILTIN]
-    found += [ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)]
-    for family in found:
-        _registry.setdefault(family.name, family)
-
-
-def register(family: Family) -> Family:
-    """Make `family` known to every command and API call of this process."""
-    if not isinstance(family, Family):
-        raise TypeError(f"expected a mfsearch.families.Family, got {type(family).__name__}")
-    _load()
-    _registry[family.name] = family
-    return family
-
-
-def unregister(name: str) -> None:
-    _load()
-    _registry.pop(name, None)
-
-
-def all_families() -> dict[str, Family]:
-    """Registered families by name, built-ins first."""
-    _load()
-    return dict(_registry)
-
-
-def get_family(name: Any) -> Family:
-    families = all_families()
-    if isinstance(name, str) and name.lower() in families:
-        return families[name.lower()]
-    raise UserError(f"family: expected one of {', '.join(families)}, got {name!r}")
-
-
-def family_of(spec) -> Family:
-    return get_family(spec.family)
-
-
-def analyze(spec, resolution=224, backbone: bool = False):
-    """Per-part, per-pillar cost of any family's spec (of its detection backbone if asked)."""
-    return family_of(spec).analyze(spec, resolution, backbone)
-
-
-def build_model(spec, resolution=224, features_only: bool = False,
-                strides: tuple[int, ...] | None = None):
-    """The torch model of any family's spec (BatchNorms unfolded, ready to train), or its
-    detection backbone with `features_only`."""
-    return family_of(spec).build_model(spec, resolution, features_only, strides)
+__all__ = ["BUILTIN", "DEFAULT_FAMILY", "ENTRY_POINT_GROUP", "Family", "Presentation", "SpecError",
+           "all_families", "analyze", "apply_overrides", "apply_values", "build_model",
+           "counted_model", "family_of", "get_family", "load_model_spec", "load_spec",
+           "named_overrides", "register", "save_spec", "spec_from_dict", "spec_from_yaml",
+           "spec_to_yaml", "unregister", "variant_name", "variant_names"]
 
 
 def counted_model(spec, resolution=224, backbone: bool = False, weights=None):

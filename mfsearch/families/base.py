@@ -15,35 +15,63 @@ def _function(path: str) -> Callable:
 
 
 @dataclass(frozen=True, eq=False)
-class Family:
-    """One per family, all data: its types, its cost function, where its torch model is built
-    (imported on first use, so that costs need no torch), and how reports show it."""
+class Presentation:
+    """How tables and plots show a family: its name, colour and label prefix, which pillars
+    they group, and the lines a cost table ends with. Nothing here changes a count."""
 
-    name: str  # the `family:` key of spec and space files
-    title: str  # how reports and plots name it
-    package: str  # the family's package; shipped variants are its `variants/*.yaml`
-    spec_type: type  # from_dict / to_dict / replace, a `family` attribute
-    space_type: type  # from_dict(data, name) / sample(trial) / extreme(smallest)
-    cost: Callable  # cost(spec, resolution) -> mfsearch.cost.counts.ModelCost
-    model: str  # "module:function"; function(spec, resolution) -> the torch model
-    pillars: tuple[str, ...]  # cost pillars in display order (torch modules carry the same tags)
+    title: str  # how reports and plots name the family
+    colour: str = "#7f7f7f"  # its colour in plots that show several families
+    short_prefix: str = ""  # plot labels: the variant name with its prefix replaced by this
     # Pillar groups the leaderboard and pillar tables show (group name -> pillars).
     pillar_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The group whose share of the MAdds reports highlight (the Former and bridge, say), if any.
     share_group: str | None = None
     # How plots spell a group out ("Former + both bridges"); the pillars joined by + otherwise.
     group_titles: dict[str, str] = field(default_factory=dict)
+    # Short column headers for long pillar names in narrow tables.
+    abbreviations: dict[str, str] = field(default_factory=dict)
+    # Lines a cost table ends with beyond the totals: summary(presentation, cost, convention).
+    summary_lines: Callable[[Presentation, Any, str], list[str]] | None = None
+
+    def summary(self, cost, convention: str) -> list[str]:
+        """What the family's costs mean, in a line or two under a cost table."""
+        return self.summary_lines(self, cost, convention) if self.summary_lines else []
+
+    def short_name(self, variant: str, prefix: str) -> str:
+        """`variant` with its family `prefix` replaced by the plots' short one (MF-294M)."""
+        if self.short_prefix and variant.startswith(prefix):
+            return self.short_prefix + variant[len(prefix):].upper()
+        return variant
+
+    def group_madds(self, cost, group: str, convention: str) -> int:
+        return sum(cost.pillar(p).madds(convention) for p in self.pillar_groups[group])
+
+    def group_title(self, group: str) -> str:
+        return self.group_titles.get(group) or " + ".join(self.pillar_groups[group])
+
+    def groups(self, pillars: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+        """The pillar groups to show; every pillar on its own when the family defines none."""
+        return self.pillar_groups or {p: (p,) for p in pillars}
+
+
+@dataclass(frozen=True, eq=False)
+class Family:
+    """One per family, all data: its types, its cost function, where its torch model is built
+    (imported on first use, so that costs need no torch), and how reports show it (`display`)."""
+
+    name: str  # the `family:` key of spec and space files
+    package: str  # the family's package; shipped variants are its `variants/*.yaml`
+    spec_type: type  # from_dict / to_dict / replace, a `family` attribute
+    space_type: type  # from_dict(data, name) / sample(trial) / extreme(smallest)
+    cost: Callable  # cost(spec, resolution) -> mfsearch.cost.counts.ModelCost
+    model: str  # "module:function"; function(spec, resolution) -> the torch model
+    pillars: tuple[str, ...]  # cost pillars in display order (torch modules carry the same tags)
+    display: Presentation  # how tables and plots show it
     # Its costs describe the BN-folded network (the torch model is folded to check them).
     folded: bool = False
     # Spec fields no block's latency depends on; and those only the classifier head's does.
     latency_ignored: frozenset[str] = frozenset()
     head_only: frozenset[str] = frozenset()
-    # Short column headers for long pillar names in narrow tables.
-    abbreviations: dict[str, str] = field(default_factory=dict)
-    colour: str = "#7f7f7f"  # its colour in plots that show several families
-    short_prefix: str = ""  # plot labels: the variant name with its prefix replaced by this
-    # Lines a cost table ends with beyond the totals: summary(family, cost, convention).
-    summary_lines: Callable[[Family, Any, str], list[str]] | None = None
     # Cost parts only the classifier uses: a detection backbone drops them (and their modules).
     head_parts: frozenset[str] = frozenset()
     # "module:function"; function(state_dict, model) -> (state_dict in our names, what it was),
@@ -85,10 +113,6 @@ class Family:
     def attention_maps(self, model, images):
         return _function(self.attention)(model, images) if self.attention else None
 
-    def summary(self, cost, convention: str) -> list[str]:
-        """What the family's costs mean, in a line or two under a cost table."""
-        return self.summary_lines(self, cost, convention) if self.summary_lines else []
-
     @property
     def variant_prefix(self) -> str:
         return f"{self.name}-"
@@ -103,18 +127,3 @@ class Family:
     def published_name(self, variant: str) -> str:
         """The name its paper's results go by in the published-results table (lower case)."""
         return self.published_names.get(variant, variant).lower()
-
-    def short_name(self, variant: str) -> str:
-        if self.short_prefix and variant.startswith(self.variant_prefix):
-            return self.short_prefix + variant[len(self.variant_prefix):].upper()
-        return variant
-
-    def group_madds(self, cost, group: str, convention: str) -> int:
-        return sum(cost.pillar(p).madds(convention) for p in self.pillar_groups[group])
-
-    def group_title(self, group: str) -> str:
-        return self.group_titles.get(group) or " + ".join(self.pillar_groups[group])
-
-    def groups(self) -> dict[str, tuple[str, ...]]:
-        """The pillar groups to show; every pillar on its own when the family defines none."""
-        return self.pillar_groups or {p: (p,) for p in self.pillars}

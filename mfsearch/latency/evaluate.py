@@ -10,9 +10,8 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from ..families import analyze, build_model
+from ..families import analyze, build_model, load_model_spec, variant_names
 from ..space import random_specs
-from ..spec import load_model_spec, variant_names
 from .measure import measure
 from .table import LatencyTable
 

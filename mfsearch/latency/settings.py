@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..devices import resolve_device
 from ..errors import UserError
 from ..spec.geometry import Resolution
 
@@ -23,10 +24,7 @@ class LatencySettings:
 
     def check(self) -> LatencySettings:
         if self.device == "cuda":
-            import torch
-
-            if not torch.cuda.is_available():
-                raise UserError("--device cuda: no CUDA device is available")
+            resolve_device(self.device)
         if self.device not in ("cpu", "cuda"):
             raise UserError(f"--device: expected cpu or cuda, got {self.device!r}")
         if self.memory_format not in MEMORY_FORMATS:

@@ -22,13 +22,13 @@ from pathlib import Path
 import torch
 
 from ..data import Dataset
+from ..devices import resolve_device
 from ..errors import UserError
 from ..families import build_model
 from .config import ProxyConfig
 from .options import DeviceOptions
 from .steps import Steps, autocast_for
-from .train import (ProxyResult, TrainingDiverged, calibrate_batchnorm, evaluate, pick_device,
-                    train_proxy)
+from .train import ProxyResult, TrainingDiverged, calibrate_batchnorm, evaluate, train_proxy
 
 __all__ = ["check_devices", "deterministic_algorithms", "load_trained", "on_device",
            "on_devices", "save_trained", "train", "train_on_device", "train_together"]
@@ -43,20 +43,9 @@ def check_devices(names) -> tuple[str, ...]:
     """Device names for parallel trainings (cpu, cuda, cuda:N), each one there to use."""
     checked = []
     for name in names:
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            device = None
-        if device is None or device.type not in ("cpu", "cuda"):
-            raise UserError(f"--devices {name!r}: expected cpu, cuda or cuda:N")
-        if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise UserError(f"--devices {name}: no CUDA device is available")
-            count = torch.cuda.device_count()
-            if device.index is not None and device.index >= count:
-                raise UserError(f"--devices {name}: this machine has {count} CUDA device(s), "
-                                f"cuda:0 to cuda:{count - 1}")
-        checked.append(str(device))
+        if name == "auto":
+            raise UserError("--devices 'auto': expected cpu, cuda or cuda:N")
+        checked.append(str(resolve_device(name, "--devices")))
     if not checked:
         raise UserError("--devices: name at least one device (e.g. cuda:0,cuda:1 or cpu,cpu)")
     return tuple(checked)
@@ -79,7 +68,7 @@ def train(spec, data: Dataset, cfg: ProxyConfig, options: DeviceOptions | None =
     CUDA. `progress(step, loss)` is called for every step in order; on CUDA the calls come in
     bursts when the host reads the losses: at every step in `read_at` (a search's rungs), at
     the end, and about once a second."""
-    if pick_device(cfg.device).type != "cuda":
+    if resolve_device(cfg.device).type != "cuda":
         return train_proxy(spec, data, cfg, progress=progress, phase=phase,
                            checkpoint=checkpoint)
     return train_on_device(spec, data, cfg, options or DeviceOptions(), progress, phase,
@@ -114,7 +103,7 @@ def train_on_device(spec, data: Dataset, cfg: ProxyConfig, options: DeviceOption
     whether the steps ran from a graph ("graphed") and, if capture failed, why ("eager_why")."""
     cfg.check()
     options.check()
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     with deterministic_algorithms(options.deterministic):
         model, x_train, y_train = _build(spec, data, cfg, device)
         autocast = autocast_for(device, options.precision)
@@ -159,7 +148,7 @@ def train_together(tasks: list[tuple], data: Dataset,
     start = time.perf_counter()
     for spec, cfg in tasks:
         cfg.check()
-        device = pick_device(cfg.device)
+        device = resolve_device(cfg.device)
         stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         with _on_stream(stream):
             model, x_train, y_train = _build(spec, data, cfg, device)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import Dataset
-from ..errors import UserError
+from ..devices import resolve_device
 from ..families import build_model
 from .config import ProxyConfig
 
@@ -33,14 +33,6 @@ class ProxyResult:
     def scored(self, kind: str) -> float:
         """The run's score of that kind (one of SCORES): higher is better."""
         return -self.train_loss if kind == "loss" else self.accuracy
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA device is available")
-    return torch.device(name)
 
 
 def lr_at(step: int, cfg: ProxyConfig) -> float:
@@ -75,7 +67,7 @@ def train_proxy(spec, data: Dataset, cfg: ProxyConfig, progress=None, phase=None
 
 def _train(spec, data: Dataset, cfg: ProxyConfig, progress, phase,
            checkpoint: Path | None) -> ProxyResult:
-    device = pick_device(cfg.device)
+    device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     spec = spec.replace(num_classes=data.num_classes)
     model = build_model(spec, cfg.resolution).to(device)

@@ -13,8 +13,7 @@ import pandas as pd
 import yaml
 
 from ..errors import UserError
-from ..families import analyze, family_of
-from ..spec import apply_overrides, load_model_spec
+from ..families import analyze, apply_overrides, family_of, load_model_spec
 from ..spec.geometry import Resolution, check_resolution, size_text
 
 TABLE_IDS = ("2", "4", "5", "6", "7", "8", "9")
@@ -107,9 +106,9 @@ def regenerate(table: AblationTable, base_model: str = DEFAULT_BASE,
         cost = analyze(spec, resolution, table.backbone)
         family = family_of(spec)
         record = {"row": row.label, "params": cost.params, "madds": cost.madds(convention)}
-        if family.share_group:
-            share = family.group_madds(cost, family.share_group, convention)
-            record[f"{family.share_group} %"] = round(100 * share / cost.madds(convention), 1)
+        if family.display.share_group:
+            share = family.display.group_madds(cost, family.display.share_group, convention)
+            record[f"{family.display.share_group} %"] = round(100 * share / cost.madds(convention), 1)
         record.update({PAPER_COLUMNS[k]: _paper_cell(row, k, applies) for k in table.paper_keys})
         if train is not None:
             record["proxy top-1"] = round(100 * train(spec), 1)  # percent, as the paper's

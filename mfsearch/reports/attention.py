@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..families import family_of
+from ..figures import colormap, new_figure, save_figure
 
 __all__ = ["AttentionResult", "load_image", "parse_blocks", "run_attention"]
 
@@ -78,10 +79,8 @@ def _overlay(ax, crop: np.ndarray, heat: np.ndarray, title: str, cmap: str = "je
 
 
 def _block_figure(maps: dict[str, np.ndarray], crop, title: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     heads, tokens = maps["mobile_to_former"].shape[:2]
-    fig, axes = plt.subplots(2 * heads, tokens, figsize=(1.5 * tokens, 1.6 * 2 * heads),
+    fig, axes = new_figure(2 * heads, tokens, figsize=(1.5 * tokens, 1.6 * 2 * heads),
                              squeeze=False)
     for d, (direction, label) in enumerate(_SHOWN):
         for h in range(heads):
@@ -90,16 +89,13 @@ def _block_figure(maps: dict[str, np.ndarray], crop, title: str, path: Path) -> 
                          f"{label.split(' ')[0]} h{h + 1} t{t + 1}")
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
 def _first_token_figure(maps, blocks, crop, title: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     heads = maps[blocks[0]]["mobile_to_former"].shape[0]
-    fig, axes = plt.subplots(heads, len(blocks), figsize=(1.6 * len(blocks), 1.7 * heads),
+    fig, axes = new_figure(heads, len(blocks), figsize=(1.6 * len(blocks), 1.7 * heads),
                              squeeze=False)
     for j, b in enumerate(blocks):
         for h in range(heads):
@@ -107,21 +103,19 @@ def _first_token_figure(maps, blocks, crop, title: str, path: Path) -> Path:
     fig.suptitle(f"{title}\nthe first token's Mobile->Former attention, block by block",
                  fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
 def _argmax_figure(maps, block: int, crop, title: str, path: Path) -> Path:
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     weights = maps[block]["former_to_mobile"]  # heads, tokens, H, W
     heads, tokens = weights.shape[:2]
-    palette = plt.get_cmap("tab10" if tokens <= 10 else "tab20", max(tokens, 2))
+    palette = colormap("tab10" if tokens <= 10 else "tab20", max(tokens, 2))
     colours = ListedColormap([palette(t) for t in range(tokens)])
-    fig, axes = plt.subplots(1, heads, figsize=(2.6 * heads + 1.2, 2.9), squeeze=False)
+    fig, axes = new_figure(1, heads, figsize=(2.6 * heads + 1.2, 2.9), squeeze=False)
     for h in range(heads):
         _overlay(axes[0, h], crop, weights[h].argmax(axis=0), f"head {h + 1}", cmap=colours)
         axes[0, h].images[-1].set_clim(-0.5, tokens - 0.5)
@@ -131,8 +125,7 @@ def _argmax_figure(maps, block: int, crop, title: str, path: Path) -> Path:
     fig.suptitle(f"{title}\nblock {block}: the token each pixel attends to most "
                  f"(Mobile<-Former, {tokens} tokens)", fontsize=9)
     fig.tight_layout(rect=(0, 0, 0.82, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
@@ -159,9 +152,6 @@ def run_attention(model, image: str | Path, out: Path, blocks: str | None = None
     """Maps of `model` (a torch model of a family with a bridge) on `image`, written to `out`:
     attention.npz, block<N>.png, first_token.png, argmax_tokens.png and a README.md. `spec`:
     the model's spec, where the model does not carry it as `.spec`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import torch
 
     from .files import claim, remember
@@ -169,7 +159,7 @@ def run_attention(model, image: str | Path, out: Path, blocks: str | None = None
     spec = spec if spec is not None else model.spec
     family = family_of(spec)
     if family.attention is None:
-        raise UserError(f"{spec.name}: {family.title} has no cross-attention bridge to look into")
+        raise UserError(f"{spec.name}: {family.display.title} has no cross-attention bridge to look into")
     chosen = parse_blocks(blocks, len(model.blocks))
     size = getattr(model, "resolution", 224)
     x, crop = load_image(image, size)

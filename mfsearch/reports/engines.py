@@ -13,12 +13,13 @@ import torch
 
 from ..deploy import Engine, export_model
 from ..errors import UserError
-from ..families import all_families, analyze, build_model, get_family
+from ..families import (all_families, analyze, build_model, get_family, load_model_spec,
+                        variant_names)
 from ..latency.measure import machine, measure
 from ..latency.settings import LatencySettings
-from ..spec import load_model_spec, variant_names
 from .files import claim, remember
-from .plots import plt, save
+from ..figures import new_figure
+from .plots import save
 
 FILES = ("engines.md", "latency.csv", "pillars.csv", "madds_vs_latency.png",
          "madds_vs_latency.svg")
@@ -91,13 +92,13 @@ def measure_engines(engines: list[Engine], threads: int, min_time: float,
 
 
 def plot(frame: pd.DataFrame, stem: Path) -> list[Path]:
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = new_figure(figsize=(7.5, 5))
     timed = frame.dropna(subset=["latency_ms"])
     for (family, engine), pts in timed.groupby(["family", "engine"], sort=False):
         fam = get_family(family)
         pts = pts.sort_values("madds_M")
-        ax.plot(pts["madds_M"], pts["latency_ms"], MARKERS.get(engine, "x-"), color=fam.colour,
-                label=f"{fam.title}, {engine}", markersize=5)
+        ax.plot(pts["madds_M"], pts["latency_ms"], MARKERS.get(engine, "x-"), color=fam.display.colour,
+                label=f"{fam.display.title}, {engine}", markersize=5)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("MAdds (M, paper convention, 224x224)")

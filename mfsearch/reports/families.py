@@ -10,11 +10,12 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter
 from scipy import stats
 
-from ..families import all_families, analyze, build_model, family_of, get_family
+from ..families import (all_families, analyze, build_model, family_of, get_family, load_model_spec,
+                        variant_names)
 from ..latency.measure import measure
 from ..latency.settings import LatencySettings
-from ..spec import load_model_spec, variant_names
-from .plots import plt, save
+from ..figures import new_figure
+from .plots import save
 from .files import claim, remember
 from .published import published_by_name
 
@@ -47,16 +48,16 @@ def measure_families(settings: LatencySettings, max_madds: float, log=print) -> 
 
 
 def plot(frame: pd.DataFrame, stem: Path) -> list[Path]:
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
+    fig, axes = new_figure(1, 2, figsize=(12, 4.6))
     for family, pts in frame.groupby("family", sort=False):
         fam = get_family(family)
-        title, colour = fam.title, fam.colour
+        title, colour = fam.display.title, fam.display.colour
         pts = pts.sort_values("madds_M")
         axes[0].plot(pts["madds_M"], pts["latency_ms"], "o-", color=colour, label=title)
         top = pts.dropna(subset=["top1"])
         axes[1].plot(top["latency_ms"], top["top1"], "o-", color=colour, label=title)
         for _, r in pts.iterrows():
-            short = fam.short_name(r["model"])
+            short = fam.display.short_name(r["model"], fam.variant_prefix)
             axes[0].annotate(short, (r["madds_M"], r["latency_ms"]), textcoords="offset points",
                              xytext=(4, -9), fontsize=7, color=colour)
             if pd.notna(r["top1"]):
@@ -99,9 +100,9 @@ def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Pa
     per_gmac = frame.assign(ms_per_gmac=frame["latency_ms"] / (frame["madds_M"] / 1e3))
     speed = per_gmac.groupby("family")["ms_per_gmac"].median()
     families = [get_family(f) for f in dict.fromkeys(frame["family"])]
-    titles = [f.title for f in families]
+    titles = [f.display.title for f in families]
     named = titles[0] if len(titles) == 1 else f"{', '.join(titles[:-1])} and {titles[-1]}"
-    counted = "; ".join(f"{f.title}: the {'BN-folded' if f.folded else 'unfolded'} network"
+    counted = "; ".join(f"{f.display.title}: the {'BN-folded' if f.folded else 'unfolded'} network"
                         for f in families)
     lines = [
         f"# {named} side by side", "",
@@ -116,7 +117,7 @@ def write(frame: pd.DataFrame, settings: LatencySettings, machine: dict, out: Pa
                                                                     missingval="-"), "",
         f"Kendall tau between MAdds and measured latency across the families: {tau:+.3f}. "
         "Median latency per GMAC on this CPU: "
-        + ", ".join(f"{get_family(f).title} {v:.1f} ms" for f, v in speed.items()) + ".", "",
+        + ", ".join(f"{get_family(f).display.title} {v:.1f} ms" for f, v in speed.items()) + ".", "",
         "![MAdds vs latency](madds_vs_latency.png)", ""]
     path = out / "side_by_side.md"
     path.write_text("\n".join(lines), encoding="utf-8")

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from ..errors import UserError
+from ..families import DEFAULT_FAMILY, analyze, get_family, load_model_spec, variant_names
+from ..figures import colormap, new_figure, save_figure
+from ..nas.outputs import draw_candidates, pareto_trials
+from .files import claim, remember
+from .published import highlight, load_published, pick_families, primary
 
-from ..errors import UserError  # noqa: E402
-from ..families import DEFAULT_FAMILY, analyze, get_family  # noqa: E402
-from ..search.outputs import draw_candidates, pareto_trials  # noqa: E402
-from ..spec import load_model_spec, variant_names  # noqa: E402
-from .files import claim, remember  # noqa: E402
-from .published import highlight, load_published, pick_families, primary  # noqa: E402
-
-# Reproducible files: no timestamps, fixed SVG ids.
-plt.rcParams["svg.hashsalt"] = "mfsearch"
+# Reproducible files: no timestamps, fixed SVG ids (save_figure).
 FORMATS = ("png", "svg")
 _AXES = {"madds": ("madds_M", "MAdds", "M"), "params": ("params_M", "#Param", "M")}
 
@@ -29,9 +24,9 @@ def save(fig, stem: Path, formats=FORMATS) -> list[Path]:
     paths = []
     for fmt in formats:
         path = stem.with_suffix(f".{fmt}")
-        fig.savefig(path, dpi=130, metadata={"Date": None} if fmt == "svg" else {"Software": None})
+        save_figure(fig, path, dpi=130,
+                    metadata={"Date": None} if fmt == "svg" else {"Software": None})
         paths.append(path)
-    plt.close(fig)
     return paths
 
 
@@ -42,7 +37,7 @@ def _family_front(points: pd.DataFrame, x: str) -> pd.DataFrame:
 
 
 def _draw_families(ax, frame: pd.DataFrame, families: list[str], x: str) -> None:
-    colours = [c for j, c in enumerate(plt.get_cmap("tab20").colors) if j not in (6, 7)]  # no reds
+    colours = [c for j, c in enumerate(colormap("tab20").colors) if j not in (6, 7)]  # no reds
     bold = highlight()
     shown = get_family(DEFAULT_FAMILY)
     for i, family in enumerate(families):
@@ -50,7 +45,7 @@ def _draw_families(ax, frame: pd.DataFrame, families: list[str], x: str) -> None
         if pts.empty:
             continue
         main = family == bold
-        colour = shown.colour if main else colours[i % len(colours)]
+        colour = shown.display.colour if main else colours[i % len(colours)]
         front = _family_front(pts, x)
         ax.scatter(pts[x], pts["top1"], s=40 if main else 14, color=colour, alpha=0.9 if main
                    else 0.55, zorder=3 if main else 2, edgecolors="none")
@@ -58,7 +53,7 @@ def _draw_families(ax, frame: pd.DataFrame, families: list[str], x: str) -> None
                 zorder=3 if main else 2, label=family)
         if main:
             for _, r in front.iterrows():
-                ax.annotate(shown.short_name(r["model"].lower()), (r[x], r["top1"]),
+                ax.annotate(shown.display.short_name(r["model"].lower(), shown.variant_prefix), (r[x], r["top1"]),
                             textcoords="offset points", xytext=(5, -9), fontsize=7,
                             color=colour)
 
@@ -68,7 +63,7 @@ def plot_published(frame: pd.DataFrame, families: list[str], axis: str, out: Pat
     """Top-1 against MAdds or params for the chosen families; one line per family."""
     x, name, unit = _AXES[axis]
     data = frame if max_x is None else frame[frame[x] <= max_x]
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig, ax = new_figure(figsize=(9, 6))
     _draw_families(ax, data, families, x)
     if logx:
         ax.set_xscale("log")
@@ -94,7 +89,7 @@ def plot_latency(frame: pd.DataFrame, families: list[str], out: Path, min_points
     devices = [d for d, n in counts.items() if n >= min_points]
     cols = min(2, max(1, len(devices)))
     rows = max(1, -(-len(devices) // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(6.5 * cols, 4.8 * rows), squeeze=False)
+    fig, axes = new_figure(rows, cols, figsize=(6.5 * cols, 4.8 * rows), squeeze=False)
     for ax, device in zip(axes.flat, devices):
         _draw_families(ax, timed[timed["latency_device"] == device], families, "latency_ms")
         if logx:
@@ -115,7 +110,7 @@ def plot_study(trials: pd.DataFrame, out: Path, name: str) -> list[Path]:
     """A search run's trained candidates and their Pareto front (the proxy's score, what the
     search ranked by; not ImageNet accuracy)."""
     done = trials[trials["state"] == "trained"]
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = new_figure(figsize=(8, 5))
     draw_candidates(ax, list(zip(done["proxy_score"], done["madds"])))
     ax.set_xlabel("MAdds (M)")
     ax.set_ylabel("proxy score (higher is better)")
@@ -134,9 +129,9 @@ def plot_pillars(out: Path, convention: str = "paper", resolution: int = 224,
     fam = get_family(family)
     names = variant_names(fam.name)
     costs = [analyze(load_model_spec(n), resolution) for n in names]
-    fig, (ax, ax_share) = plt.subplots(1, 2, figsize=(14, 6), width_ratios=(3, 2))
-    labels = [fam.short_name(n) for n in names]
-    colours = plt.get_cmap("tab10").colors
+    fig, (ax, ax_share) = new_figure(1, 2, figsize=(14, 6), width_ratios=(3, 2))
+    labels = [fam.display.short_name(n, fam.variant_prefix) for n in names]
+    colours = colormap("tab10").colors
     bottoms = [0.0] * len(costs)
     share_bottoms = [0.0] * len(costs)
     for i, pillar in enumerate(fam.pillars):
@@ -146,18 +141,18 @@ def plot_pillars(out: Path, convention: str = "paper", resolution: int = 224,
         ax_share.bar(labels, shares, bottom=share_bottoms, color=colours[i % 10], width=0.65)
         bottoms = [b + v for b, v in zip(bottoms, values)]
         share_bottoms = [b + v for b, v in zip(share_bottoms, shares)]
-    group = fam.share_group
+    group = fam.display.share_group
     for j, c in enumerate(costs):
         total = c.madds(convention)
         text = f"{total / 1e6:.0f}M"
         if group:
-            share = 100 * fam.group_madds(c, group, convention) / total
+            share = 100 * fam.display.group_madds(c, group, convention) / total
             text += f"\n{_initials(group)} {share:.1f}%"
         ax.annotate(text, (j, bottoms[j]), textcoords="offset points", xytext=(0, 4),
                     ha="center", fontsize=8)
     ax.set_ylim(0, max(bottoms) * 1.15)
     ax.set_ylabel(f"MAdds (M, {convention} convention)")
-    ax.set_title("MAdds per pillar" + (f"; {_initials(group)} = {fam.group_title(group)}"
+    ax.set_title("MAdds per pillar" + (f"; {_initials(group)} = {fam.display.group_title(group)}"
                                        if group else ""),
                  fontsize=11)
     ax.legend(fontsize=8, loc="upper left", ncol=2)
@@ -166,7 +161,7 @@ def plot_pillars(out: Path, convention: str = "paper", resolution: int = 224,
     ax_share.set_ylabel("share of the model's MAdds (%)")
     ax_share.set_title("Shares", fontsize=11)
     ax_share.tick_params(axis="x", labelsize=8)
-    fig.suptitle(f"Where the MAdds of the {fam.title} variants go ({resolution}x{resolution})",
+    fig.suptitle(f"Where the MAdds of the {fam.display.title} variants go ({resolution}x{resolution})",
                  fontsize=12)
     fig.tight_layout()
     return save(fig, out)

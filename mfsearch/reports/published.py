@@ -15,7 +15,7 @@ DEFAULT_FAMILIES = ("Mobile-Former", "MobileNetV2", "MobileNetV3", "EfficientNet
 
 def highlight() -> str:
     """The published family plots draw in bold: the default family's."""
-    return get_family(DEFAULT_FAMILY).title
+    return get_family(DEFAULT_FAMILY).display.title
 
 
 def load_published(primary_only: bool = True) -> pd.DataFrame:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from ..families import analyze, get_family
-from ..spec import load_model_spec, variant_names
+from ..families import analyze, get_family, load_model_spec, variant_names
 from .published import published_by_name
 
 

@@ -4,7 +4,7 @@ paper's seven variants; `FAMILY` is what the rest of mfsearch asks."""
 
 from __future__ import annotations
 
-from ..base import Family
+from ..base import Family, Presentation
 from . import pillars as P
 from .cost import analyze
 from .space import MobileFormerSpace
@@ -13,9 +13,9 @@ from .spec import MobileFormerSpec
 __all__ = ["FAMILY", "MobileFormerSpace", "MobileFormerSpec"]
 
 
-def _summary(family: Family, cost, convention: str) -> list[str]:
+def _summary(display: Presentation, cost, convention: str) -> list[str]:
     total = cost.madds(convention)
-    narrow = family.group_madds(cost, "former+bridge", convention)
+    narrow = display.group_madds(cost, "former+bridge", convention)
     broad = narrow + cost.pillar(P.DYRELU).madds(convention)
     share = (lambda part: f"{100 * part / total:.1f}%" if total else "-")  # noqa: E731
     return [f"Former + bridge: {narrow / 1e6:,.3f}M ({share(narrow)}); with the DyReLU "
@@ -23,14 +23,16 @@ def _summary(family: Family, cost, convention: str) -> list[str]:
 
 
 FAMILY = Family(
-    name="mobile-former", title="Mobile-Former", package=__name__,
+    name="mobile-former", package=__name__,
     spec_type=MobileFormerSpec, space_type=MobileFormerSpace, cost=analyze,
     model=f"{__name__}.model:build_model", pillars=P.PILLARS,
-    pillar_groups=P.GROUPS, share_group="former+bridge",
-    group_titles={"former+bridge": "Former + both bridges"}, folded=False,
+    display=Presentation(
+        title="Mobile-Former", colour="#d62728", short_prefix="MF-", pillar_groups=P.GROUPS,
+        share_group="former+bridge", group_titles={"former+bridge": "Former + both bridges"},
+        abbreviations={P.MOBILE_TO_FORMER: "m->f", P.FORMER_TO_MOBILE: "m<-f"},
+        summary_lines=_summary),
+    folded=False,
     latency_ignored=frozenset({"blocks", "dropout"}),
     head_only=frozenset({"head_conv", "fc1", "num_classes"}),
-    abbreviations={P.MOBILE_TO_FORMER: "m->f", P.FORMER_TO_MOBILE: "m<-f"}, colour="#d62728",
-    short_prefix="MF-", summary_lines=_summary,
     head_parts=frozenset({"final_mobile_to_former", "head"}),
     weights=f"{__name__}.weights:from_official", attention=f"{__name__}.attention:attention_maps")

@@ -5,7 +5,7 @@ rounding, and the efficient last stage. Costs are of the BN-folded network, as i
 
 from __future__ import annotations
 
-from ..base import Family
+from ..base import Family, Presentation
 from . import pillars as P
 from .cost import analyze
 from .space import MobileNetV3Space
@@ -14,7 +14,7 @@ from .spec import MobileNetV3Spec
 __all__ = ["FAMILY", "MobileNetV3Space", "MobileNetV3Spec"]
 
 
-def _summary(family: Family, cost, convention: str) -> list[str]:
+def _summary(display: Presentation, cost, convention: str) -> list[str]:
     total = cost.madds(convention)
     se = cost.pillar(P.SE).madds(convention)
     share = f"{100 * se / total:.1f}%" if total else "-"
@@ -23,11 +23,13 @@ def _summary(family: Family, cost, convention: str) -> list[str]:
 
 
 FAMILY = Family(
-    name="mobilenetv3", title="MobileNetV3", package=__name__, spec_type=MobileNetV3Spec,
+    name="mobilenetv3", package=__name__, spec_type=MobileNetV3Spec,
     space_type=MobileNetV3Space, cost=analyze, model=f"{__name__}.model:build_model",
     pillars=P.PILLARS, folded=True, latency_ignored=frozenset({"stages"}),
-    head_only=frozenset({"head", "num_classes"}), colour="#2ca02c", short_prefix="MNv3-",
-    summary_lines=_summary, head_parts=frozenset({"final_conv", "head"}),
+    head_only=frozenset({"head", "num_classes"}),
+    display=Presentation(title="MobileNetV3", colour="#2ca02c", short_prefix="MNv3-",
+                         summary_lines=_summary),
+    head_parts=frozenset({"final_conv", "head"}),
     weights=f"{__name__}.weights:from_timm", baseline=True,
     published_names={f"mobilenetv3-{size}-{tag}": f"MobileNetV3-{size.title()} {mult}x"
                      for size, tag, mult in (("large", "075", "0.75"), ("large", "100", "1.0"),

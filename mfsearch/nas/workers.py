@@ -23,7 +23,9 @@ from ..data import Dataset
 from ..errors import UserError
 from ..families import all_families, register
 from ..proxy.pool import threads_per_job, use_device
-from .study import SearchSettings, evaluated, open_study
+from .settings import SearchSettings
+from .trials import evaluated
+from .storage import open_study
 from .trial import run_trial
 
 __all__ = ["describe", "repeatability", "search_in_workers"]

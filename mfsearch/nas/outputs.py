@@ -6,19 +6,18 @@ import datetime
 import json
 from pathlib import Path
 
-import matplotlib
+import dataclasses
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-from optuna.trial import TrialState  # noqa: E402
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
 
-from ..families import family_of  # noqa: E402
-from ..proxy.fidelity_record import fidelity_summary, load_record  # noqa: E402
-from ..spec import spec_from_yaml  # noqa: E402
-from .study import SearchSettings, best_trained, proxy_score, trained  # noqa: E402
-from .workers import describe, repeatability  # noqa: E402
+from ..families import family_of, spec_from_yaml
+from ..fidelity.record import fidelity_summary, load_record
+from ..figures import new_figure, save_figure
+from .settings import SearchSettings
+from .trials import best_trained, evaluated, proxy_score, trained
+from .workers import describe, repeatability
 
 STATE = {TrialState.COMPLETE: "trained", TrialState.PRUNED: "infeasible",
          TrialState.FAIL: "failed", TrialState.RUNNING: "running", TrialState.WAITING: "queued"}
@@ -87,9 +86,17 @@ def trial_family(trial: optuna.trial.FrozenTrial):
     return family_of(spec_from_yaml(trial.user_attrs["spec"], f"trial {trial.number}"))
 
 
+def pillar_groups(trials: list[optuna.trial.FrozenTrial]) -> dict[str, tuple[str, ...]]:
+    """The pillar groups the leaderboard shows: those of the first candidate's family."""
+    if not trials:
+        return {}
+    family = trial_family(trials[0])
+    return family.display.groups(family.pillars)
+
+
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
     done = sorted(trained(study), key=lambda t: -proxy_score(t))
-    groups = trial_family(done[0]).groups() if done else {}
+    groups = pillar_groups(done)
     rows = []
     for rank, t in enumerate(done, 1):
         a = t.user_attrs
@@ -118,7 +125,7 @@ def draw_candidates(ax, points: list[tuple[float, float]], scale: float = 1e6) -
 
 
 def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = new_figure(figsize=(7, 4.5))
     band = settings.band
     by_latency = band.metric == "latency" or "latency" in settings.objectives
     key, scale = ("latency_ms", 1.0) if by_latency else ("madds", 1e6)
@@ -133,15 +140,14 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
     ax.legend(loc="best", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data_name: str,
                   command: str, data_text: str = "", confirmation=None) -> dict[str, Path]:
     """trials.csv, best.yaml (the confirmed pick, or the best proxy score without a
     confirmation), report.md, report.json and pareto.png."""
-    from .confirm import markdown, report_json
+    from .confirm import markdown
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"trials": out / "trials.csv", "best": out / "best.yaml", "report": out / "report.md",
@@ -182,7 +188,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         board.to_markdown(index=False) if len(board) else "_no trained candidates yet_", "",
         "MAdds columns in millions" + "".join(
             f"; `{name}` is {' + '.join(f'`{p}`' for p in pillars)}"
-            for name, pillars in (trial_family(done[0]).groups() if done else {}).items()
+            for name, pillars in pillar_groups(done).items()
             if len(pillars) > 1)
         + ("; latency predicted from this machine's lookup table (`mfsearch latency-table` "
            "reports its error)" if "latency (ms)" in board else "") + ".", "",
@@ -216,3 +222,33 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def rung_counts(study: optuna.Study, settings: SearchSettings) -> list[dict]:
+    """How many candidates reached each rung (trained at least that many steps)."""
+    steps = [t.user_attrs.get("steps_trained", settings.proxy.steps) for t in evaluated(study)]
+    return [{"steps": r, "candidates": sum(s >= r for s in steps)} for r in settings.rungs]
+
+
+def report_json(result, study: optuna.Study, settings: SearchSettings) -> dict:
+    """report.json: the budget as given, the band, the procedure and its rungs, where the
+    trainings ran, and the confirmation (`result`, a `confirm.Confirmation`, or None)."""
+    band = settings.band
+    data = {"budget": band.given if band.given is not None else band.budget,
+            "band": {"low": band.low, "high": band.budget, "metric": band.metric},
+            "procedure": settings.procedure(), "rungs": rung_counts(study, settings)}
+    if settings.workers():
+        data["trainings"] = {"workers": settings.workers(), "cuda": dataclasses.asdict(
+            settings.cuda), "repeats": repeatability(settings)}
+    if result is None:
+        return {**data, "finalists": [], "control": None, "pick": None,
+                "verdict": "no confirmation (no trained candidate, or --finalists 0)"}
+    pick = result.pick
+    return {**data, "seeds": result.seeds,
+            "finalists": [c.to_json() for c in result.finalists],
+            "control": result.control.to_json() if result.control else None,
+            "baselines": [b.to_json() for b in result.baselines],
+            "pick": {"trial": pick.trial, "spec": pick.spec.to_dict(), "madds": pick.madds},
+            "beats_control": bool(result.control) and result.beats_control(pick),
+            "verdict": result.verdict(), "baseline_verdicts": result.baseline_verdicts(),
+            "warnings": result.warnings()}

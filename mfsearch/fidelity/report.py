@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .fidelity import BOOTSTRAP_RESAMPLES, CONFIDENCE, MIN_FOR_INTERVAL
+from .measure import BOOTSTRAP_RESAMPLES, CONFIDENCE, MIN_FOR_INTERVAL
 
 
 _OTHER_SCORES = {"proxy_top1": "its held-out top-1 (scored like the longer runs)",
@@ -79,6 +79,16 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
                 for name, m in record["margins"].items())
             + ". An interval wholly above 0: the proxy beats that baseline beyond the luck of "
             "which architectures were drawn.", ""]
+    lines += _seed_lines(record, first) + _ceiling_lines(record)
+    lines += decision_lines(record)
+    lines += ["## Per architecture", "", frame.to_markdown(index=False), ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+
+
+def _seed_lines(record: dict, first: int) -> list[str]:
+    """The sections on seeds: how they agree, each alone, each against the others' reference."""
+    lines: list[str] = []
     if "replicates" in record:
         r = record["replicates"]
         lines += [
@@ -105,29 +115,33 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
             f"{record['factor']}x the proxy's cost, is the yardstick for one short run: "
             f"{record['factor']}x {_per_seed(h['long'], first)}; proxy "
             f"{_per_seed(h['proxy'], first)}.", ""]
-    if "ceiling" in record:
-        rows = [{"ranker": name, "Kendall tau": round(s["kendall"], 3),
-                 "corrected": None if s.get("kendall_corrected") is None
-                 else round(s["kendall_corrected"], 3),
-                 "of the ceiling": None if s.get("of_ceiling") is None
-                 else f"{100 * s['of_ceiling']:.0f}%"} for name, s in record["stats"].items()]
-        lines += [
-            "## Against the reference's ceiling", "",
-            f"Two seeds of the {record['factor']}x training correlate at r = "
-            f"{record['seed_agreement_r']:+.3f} (Pearson, mean over pairs); by Spearman-Brown "
-            f"the mean of {len(record['seed_taus'])} seeds has reliability "
-            f"{record['reliability']:.3f}, so no ranker can exceed Kendall tau "
-            f"{record['ceiling']:+.3f} against it (the true ranking's expected tau, via "
-            "tau = 2/pi arcsin r). Corrected: each tau divided, as a correlation, by the square "
-            "root of that reliability (what it would score against a reference of infinitely "
-            "many seeds). The one-4x-run yardstick is in the section above.", "",
-            pd.DataFrame(rows).to_markdown(index=False), ""]
-        if record.get("robust_reference"):
-            lines += [_robust_line(record["robust_reference"], len(record["seed_taus"])), ""]
-    lines += decision_lines(record)
-    lines += ["## Per architecture", "", frame.to_markdown(index=False), ""]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines))
+    return lines
+
+
+def _ceiling_lines(record: dict) -> list[str]:
+    """The section on the reference's reliability and the ceiling it sets."""
+    if "ceiling" not in record:
+        return []
+    lines: list[str] = []
+    rows = [{"ranker": name, "Kendall tau": round(s["kendall"], 3),
+             "corrected": None if s.get("kendall_corrected") is None
+             else round(s["kendall_corrected"], 3),
+             "of the ceiling": None if s.get("of_ceiling") is None
+             else f"{100 * s['of_ceiling']:.0f}%"} for name, s in record["stats"].items()]
+    lines += [
+        "## Against the reference's ceiling", "",
+        f"Two seeds of the {record['factor']}x training correlate at r = "
+        f"{record['seed_agreement_r']:+.3f} (Pearson, mean over pairs); by Spearman-Brown "
+        f"the mean of {len(record['seed_taus'])} seeds has reliability "
+        f"{record['reliability']:.3f}, so no ranker can exceed Kendall tau "
+        f"{record['ceiling']:+.3f} against it (the true ranking's expected tau, via "
+        "tau = 2/pi arcsin r). Corrected: each tau divided, as a correlation, by the square "
+        "root of that reliability (what it would score against a reference of infinitely "
+        "many seeds). The one-4x-run yardstick is in the section above.", "",
+        pd.DataFrame(rows).to_markdown(index=False), ""]
+    if record.get("robust_reference"):
+        lines += [_robust_line(record["robust_reference"], len(record["seed_taus"])), ""]
+    return lines
 
 
 def _robust_line(robust: dict, seeds: int) -> str:
@@ -145,7 +159,7 @@ def _robust_line(robust: dict, seeds: int) -> str:
 
 
 def decision_lines(record: dict) -> list[str]:
-    """The decision-quality section: replayed searches (search/decision.py)."""
+    """The decision-quality section: replayed searches (fidelity/decision.py)."""
     if "decision_missing" in record:
         return ["## Decision quality", "",
                 f"Not estimated: {record['decision_missing']} proxy run(s) were logged without "
@@ -174,7 +188,7 @@ def decision_lines(record: dict) -> list[str]:
     return ["## Decision quality", "",
             "Searches replayed over these trainings (2000 each; candidates drawn from the "
             f"{record['architectures']} architectures, each with a random order of its seeds; "
-            "rung scores read from the per-step losses; see mfsearch/search/decision.py): how "
+            "rung scores read from the per-step losses; see mfsearch/fidelity/decision.py): how "
             "often the pick lies in the reference's top quartile of the band, and the mean "
             "reference top-1 given up against the band's best. `default` is `mfsearch budget`'s "
             "procedure (its control's runs counted in its steps); the pruner's rule is "

@@ -22,7 +22,7 @@ from ..space import random_specs
 from .ceiling import corrected_tau, reliability, robust_reference
 from .decision import (at_compute, decision_quality, default_procedure, expected_steps, flat,
                        rung_taus)
-from .study import Band
+from ..nas.band import Band
 from .training_log import TrainingLog
 
 
@@ -215,28 +215,39 @@ def measure(space, band: Band, data: Dataset, proxy: ProxyConfig, count: int,
     }
     record["margins"] = margins(frame, record["stats"])
     if repeats > 1:
-        record["replicates"] = {
-            kind: replicate_tau(frame, [f"{kind}_seed{s}" for s in seeds])
-            for kind in ("proxy", "long")}
-        record["seed_taus"] = seed_taus(frame, seeds)
-        record["held_out"] = {kind: held_out_taus(frame, seeds, kind)
-                              for kind in ("proxy", "long")}
-        ceiling = reliability(frame, [f"long_seed{s}" for s in seeds])
-        record["robust_reference"] = robust_reference(frame, [f"long_seed{s}" for s in seeds])
-        record.update(archs=count, reliability=ceiling["reliability"],
-                      ceiling=ceiling["ceiling_tau"],
-                      seed_agreement_r=ceiling["seed_agreement_r"])
-        for stat in record["stats"].values():
-            stat["kendall_corrected"] = corrected_tau(stat["kendall"], record)
-            stat["of_ceiling"] = stat["kendall"] / record["ceiling"] if record["ceiling"] else None
-        record.update(decision_record(results, seeds, proxy.steps, frame["long"].to_numpy(),
-                                      record["ceiling"]))
+        record.update(_seed_statistics(frame, results, seeds, proxy.steps,
+                                       record["stats"]))
     return frame, record
+
+
+def _seed_statistics(frame: pd.DataFrame, results: list[dict], seeds: list[int], steps: int,
+                     stats: dict) -> dict:
+    """What several seeds measure: how they agree, each alone, each against the others'
+    reference, the reference's ceiling (`stats` gains each tau corrected for it) and the
+    decision quality of replayed searches."""
+    record: dict = {}
+    record["replicates"] = {
+        kind: replicate_tau(frame, [f"{kind}_seed{s}" for s in seeds])
+        for kind in ("proxy", "long")}
+    record["seed_taus"] = seed_taus(frame, seeds)
+    record["held_out"] = {kind: held_out_taus(frame, seeds, kind)
+                          for kind in ("proxy", "long")}
+    ceiling = reliability(frame, [f"long_seed{s}" for s in seeds])
+    record["robust_reference"] = robust_reference(frame, [f"long_seed{s}" for s in seeds])
+    record.update(archs=len(frame), reliability=ceiling["reliability"],
+                  ceiling=ceiling["ceiling_tau"],
+                  seed_agreement_r=ceiling["seed_agreement_r"])
+    for stat in stats.values():
+        stat["kendall_corrected"] = corrected_tau(stat["kendall"], record)
+        stat["of_ceiling"] = stat["kendall"] / record["ceiling"] if record["ceiling"] else None
+    record.update(decision_record(results, seeds, steps, frame["long"].to_numpy(),
+                                  record["ceiling"]))
+    return record
 
 
 def decision_record(results: list[dict], seeds: list[int], steps: int, reference,
                     ceiling: float) -> dict:
-    """`decision` (search procedures replayed over the proxy runs, search/decision.py) and
+    """`decision` (search procedures replayed over the proxy runs, fidelity/decision.py) and
     `rung_taus`, or `decision_missing`: how many proxy runs lack their per-step losses."""
     runs = [r["proxy", s].get("losses") or [] for r in results for s in seeds]
     missing = sum(len(losses) != steps for losses in runs)

@@ -19,9 +19,11 @@ from ..data import Dataset
 from ..errors import UserError
 from .confirm import Confirmation, confirm
 from .outputs import leaderboard, write_outputs
-from .study import (SearchSettings, best_trained, check_reachable, default_storage, evaluated,
-                    fail_dead_workers, open_study, proxy_score, requeue_interrupted,
-                    study_identity, trained)
+from .settings import SearchSettings
+from .trials import best_trained, evaluated, proxy_score, trained
+from .band import check_reachable
+from .storage import (default_storage, fail_dead_workers, open_study, requeue_interrupted,
+                      study_identity)
 from .trial import run_trial
 from .workers import describe, search_in_workers
 

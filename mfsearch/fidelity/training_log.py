@@ -14,10 +14,10 @@ from pathlib import Path
 import torch
 
 from ..data import Dataset
+from ..devices import resolve_device
 from ..errors import UserError
 from ..families import DEFAULT_FAMILY, get_family
 from ..latency.measure import machine
-from ..proxy.train import pick_device
 
 # The code a training's outcome depends on (globs under the package, then under the trained
 # spec's family package): a change to it makes earlier lines stale. A family's cost model,
@@ -89,7 +89,7 @@ class TrainingLog:
 
     def key(self, spec, cfg) -> str:
         architecture = {k: v for k, v in spec.to_dict().items() if k != "name"}
-        config = {**asdict(cfg), "device": str(pick_device(cfg.device))}  # "auto" -> cuda/cpu
+        config = {**asdict(cfg), "device": str(resolve_device(cfg.device))}  # "auto" -> cuda/cpu
         if spec.family not in self._code:
             self._code[spec.family] = code_fingerprint(spec.family)
         text = json.dumps({"spec": architecture, "config": config, **self._context,

@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 from ..errors import UserError
-from ..families import DEFAULT_FAMILY, all_families, analyze, get_family
-from .fields import SpecError, field_names
+from ..spec.fields import SpecError, field_names
+from .registry import DEFAULT_FAMILY, all_families, analyze, get_family
 
 
 def _variants() -> dict:
@@ -129,7 +129,7 @@ def _spellings(model: str) -> list[str]:
     families = list(all_families().values())
     candidates = [key, *(f.variant_prefix + key for f in families)]
     for f in families:
-        short = f.short_prefix.lower()
+        short = f.display.short_prefix.lower()
         if short and key.startswith(short):
             candidates.append(f.variant_prefix + key[len(short):])
     return candidates

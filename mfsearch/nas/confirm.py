@@ -18,12 +18,11 @@ import optuna
 from scipy import stats
 
 from ..data import Dataset
-from ..families import all_families, analyze
+from ..families import all_families, analyze, load_model_spec, spec_from_yaml, variant_names
 from ..proxy.pool import threads_per_job, train_many
-from ..spec import load_model_spec, spec_from_yaml, variant_names
-from .study import SearchSettings, proxy_score, trained
-from .training_log import TrainingLog
-from .workers import repeatability
+from .settings import SearchSettings
+from .trials import proxy_score, trained
+from ..fidelity.training_log import TrainingLog
 
 __all__ = ["CONFIRMATIONS", "Candidate", "Confirmation", "confirm", "control_spec"]
 
@@ -222,14 +221,6 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
                         chance=chance)
 
 
-def rung_counts(study: optuna.Study, settings: SearchSettings) -> list[dict]:
-    """How many candidates reached each rung (trained at least that many steps)."""
-    from .study import evaluated
-
-    steps = [t.user_attrs.get("steps_trained", settings.proxy.steps) for t in evaluated(study)]
-    return [{"steps": r, "candidates": sum(s >= r for s in steps)} for r in settings.rungs]
-
-
 def _fmt(interval) -> str:
     return "n/a" if interval is None else f"[{interval[0]:+.4f}, {interval[1]:+.4f}]"
 
@@ -259,25 +250,3 @@ def markdown(result: Confirmation, settings: SearchSettings) -> list[str]:
             *rows, "", result.verdict(), "", *result.baseline_verdicts(),
             *([""] if result.baselines else []),
             *(f"Warning: {w}" for w in result.warnings()), *([""] if result.warnings() else [])]
-
-
-def report_json(result: Confirmation | None, study: optuna.Study,
-                settings: SearchSettings) -> dict:
-    band = settings.band
-    data = {"band": {"low": band.low, "high": band.budget, "metric": band.metric},
-            "procedure": settings.procedure(), "rungs": rung_counts(study, settings)}
-    if settings.workers():
-        data["trainings"] = {"workers": settings.workers(), "cuda": dataclasses.asdict(
-            settings.cuda), "repeats": repeatability(settings)}
-    if result is None:
-        return {**data, "finalists": [], "control": None, "pick": None,
-                "verdict": "no confirmation (no trained candidate, or --finalists 0)"}
-    pick = result.pick
-    return {**data, "seeds": result.seeds,
-            "finalists": [c.to_json() for c in result.finalists],
-            "control": result.control.to_json() if result.control else None,
-            "baselines": [b.to_json() for b in result.baselines],
-            "pick": {"trial": pick.trial, "spec": pick.spec.to_dict(), "madds": pick.madds},
-            "beats_control": bool(result.control) and result.beats_control(pick),
-            "verdict": result.verdict(), "baseline_verdicts": result.baseline_verdicts(),
-            "warnings": result.warnings()}

@@ -10,18 +10,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # Optuna loads with the search, not with the CLI's start-up
     import optuna
 
-__all__ = ["DEFAULT_CONFIRM_SEEDS", "DEFAULT_ETA", "DEFAULT_FINALISTS", "DEFAULT_TRIALS",
-           "PRUNERS", "RungReporter", "make_pruner", "rung_steps"]
+__all__ = ["PRUNERS", "RungReporter", "make_pruner", "rung_steps"]
 
 PRUNERS = ("sha", "hyperband", "none")
-# The default procedure, chosen by replayed searches (reports/proxy_fidelity.md, "Decision
-# quality"; docs/decisions.md): seed noise is as large as the band's differences, so a fourth
-# seed for each finalist buys more than a gentler pruner does, and the candidates and
-# finalists that eta 4 pays for buy the rest.
-DEFAULT_TRIALS = 32  # candidates a search evaluates unless told (pruning pays for them)
-DEFAULT_ETA = 4  # the pruner keeps the top 1/eta of a rung: rungs at 15 and 60 steps
-DEFAULT_FINALISTS = 4  # trained candidates the confirmation stage retrains
-DEFAULT_CONFIRM_SEEDS = 3  # further seeds of each finalist and the control
 
 
 def rung_steps(steps: int, eta: int, first: int) -> tuple[int, ...]:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .rungs import DEFAULT_TRIALS, rung_steps
-from .study import SearchSettings
+from .. import defaults
+from ..nas.rungs import rung_steps
+from ..nas.settings import SearchSettings
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,12 @@ class Procedure:
 def default_procedure(steps: int, seeds: int) -> Procedure:
     """`mfsearch budget`'s defaults (candidates, pruner rungs, finalists, confirmation seeds and
     the control's runs) at a proxy of `steps` steps, with at most `seeds` seeds per candidate."""
-    defaults = {f.name: f.default for f in dataclasses.fields(SearchSettings)}
-    first = defaults["first_rung"] or max(1, steps // defaults["eta"])
-    confirm = min(defaults["confirm_seeds"], seeds - 1)
-    return Procedure("default", candidates=DEFAULT_TRIALS,
-                     rungs=rung_steps(steps, defaults["eta"], first), eta=defaults["eta"],
-                     pruner=defaults["pruner"], finalists=defaults["finalists"],
+    settings = {f.name: f.default for f in dataclasses.fields(SearchSettings)}
+    first = settings["first_rung"] or max(1, steps // settings["eta"])
+    confirm = min(settings["confirm_seeds"], seeds - 1)
+    return Procedure("default", candidates=defaults.TRIALS,
+                     rungs=rung_steps(steps, settings["eta"], first), eta=settings["eta"],
+                     pruner=settings["pruner"], finalists=settings["finalists"],
                      confirm_seeds=confirm, control_runs=1 + confirm)
 
 

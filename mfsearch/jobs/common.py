@@ -1,0 +1,99 @@
+"""What several jobs share: the proxy's settings from user-level fields, and output folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from .. import defaults
+from ..errors import UserError
+from ..proxy.config import ProxyConfig
+
+PROXY_FIELDS = tuple(f.name for f in fields(ProxyConfig))
+
+
+def proxy_settings(proxy: dict | ProxyConfig | None, seed: int = defaults.SEED,
+                   device: str = defaults.DEVICE) -> ProxyConfig:
+    """The proxy's settings: ProxyConfig fields given as a dict ({"steps": 20}), the rest
+    defaults; a short run warms up over its first tenth at most."""
+    if isinstance(proxy, ProxyConfig):
+        return proxy.check()
+    given = dict(proxy or {})
+    unknown = sorted(set(given) - set(PROXY_FIELDS))
+    if unknown:
+        raise UserError(f"proxy: unknown setting(s) {', '.join(unknown)}; expected "
+                        f"{', '.join(PROXY_FIELDS)}")
+    given.setdefault("seed", seed)
+    given.setdefault("device", device)
+    steps = given.get("steps", ProxyConfig.steps)
+    if isinstance(steps, int):
+        given.setdefault("warmup", min(ProxyConfig.warmup, max(1, steps // 10)))
+    return ProxyConfig(**given).check()
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """The images a training job reads: a folder (None: the built-in task), decoded at the
+    proxy's resolution, with `val_fraction` held out when the folder has no split."""
+
+    path: str | None
+    val_fraction: float
+    seed: int
+    load_size: int
+
+    def load(self):
+        from .. import data as datasets
+
+        return datasets.load(self.path, val_fraction=self.val_fraction, seed=self.seed,
+                             load_size=self.load_size)
+
+
+def data_source(data: str | Path | None, val_fraction: float, seed: int,
+                proxy: ProxyConfig) -> DataSource:
+    if not 0 <= val_fraction < 1:
+        raise UserError(f"--val-fraction {val_fraction}: expected a number in [0, 1)")
+    return DataSource(None if data is None else str(data), val_fraction, seed, proxy.resolution)
+
+
+def writable_dir(out: Path, option: str = "--out") -> Path:
+    """Create `out` and prove it can be written before any long work starts."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"{option} {out}: cannot write there ({exc.strerror or exc})") from None
+    return out
+
+
+def default_out() -> Path:
+    import datetime
+
+    return Path("runs") / datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def report_path(value: str | Path | None, default: str, option: str = "--out") -> Path:
+    """A report job's output: the value given, or the checkout's `default` under reports/;
+    outside a checkout of mfsearch the user must say where."""
+    from ..reports.files import in_checkout
+
+    if value is not None:
+        return Path(value)
+    if not in_checkout():
+        raise UserError(f"{option} is needed here: its default, {default}, is the reports folder "
+                        "of a checkout of mfsearch, and this folder is not one")
+    return Path(default)
+
+
+def quiet_optuna() -> None:
+    """Jobs report their own progress: Optuna's per-trial log lines would repeat it."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def keep(inputs: dict[str, Any]) -> dict[str, Any]:
+    """The inputs a caller gave (None means: the default)."""
+    return {k: v for k, v in inputs.items() if v is not None}
