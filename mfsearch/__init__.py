@@ -11,6 +11,7 @@ other registered families).
     result = mfsearch.search("150M", trials=2, proxy={"steps": 5}, out="runs/demo")
     record = mfsearch.proxy_fidelity(archs=8, report="fidelity.md")
     timed = mfsearch.measure_latency("151m", threads=1)
+    history = mfsearch.train("151m", "~/data/cifar10", epochs=5, resolution=32, out="runs/t")
 
 Every call is a job of `mfsearch.jobs`, the functions the command line runs, with the same
 inputs and defaults. Bad input raises `mfsearch.UserError` with the message the command line
@@ -19,9 +20,9 @@ prints.
 
 from .errors import UserError
 from .jobs import (Cost, build_model, check, cost, load_model, load_spec, measure_latency,
-                   proxy_fidelity, save_model, search)
+                   proxy_fidelity, save_model, search, train)
 
 __version__ = "0.1.0"
 
 __all__ = ["Cost", "UserError", "__version__", "build_model", "check", "cost", "load_model",
-           "load_spec", "measure_latency", "proxy_fidelity", "save_model", "search"]
+           "load_spec", "measure_latency", "proxy_fidelity", "save_model", "search", "train"]

@@ -35,3 +35,10 @@ LATENCY_DEVICE = "cpu"
 LATENCY_MIN_TIME = 1.0  # seconds of timed runs per figure
 THROUGHPUT_BATCH = 32
 ENGINE = "torch"
+
+# Real training (`mfsearch train`).
+TRAIN_BATCH = 128
+TRAIN_WARMUP_EPOCHS = 1
+TRAIN_LABEL_SMOOTHING = 0.1
+TRAIN_EMA_DECAY = 0.999
+TRAIN_WORKERS = 2

@@ -11,7 +11,7 @@ import sys
 from .. import __version__
 from ..compat import DefaultsHelpFormatter
 from ..errors import UserError
-from . import analysis, attention, bench, deploy, latency, reporting, search, spaces
+from . import analysis, attention, bench, deploy, latency, reporting, search, spaces, train
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mfsearch {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for module in (analysis, bench, latency, deploy, search, spaces, reporting, attention):
+    for module in (analysis, bench, latency, deploy, search, train, spaces, reporting,
+                   attention):
         module.register(sub)
     return parser
 

@@ -14,8 +14,9 @@ import torch.nn.functional as F
 
 from ..errors import UserError
 from . import synthetic
+from .folders import (check_folder, class_folders, held_out_folder, image_files, same_classes,
+                      split_indices)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
@@ -69,6 +70,14 @@ class Dataset:
     def val(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self._split("val", resolution)
 
+    def raw_split(self, which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The decoded images of a split ("train" or "val") as uint8 [N, 3, H, W] with their
+        labels (images from disk only: the built-in task is generated per resolution)."""
+        split = self._train if which == "train" else self._val
+        if split is None:
+            raise ValueError(f"{self.name} is generated, not decoded")
+        return split
+
     def _split(self, which: str, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         key = (which, resolution)
         if key not in self._cache:
@@ -109,46 +118,23 @@ def load(path: str | Path | None, val_fraction: float = 0.2, seed: int = 0,
     uint8, so memory grows with the images' count, not their files' size."""
     if path is None:
         return builtin(seed=seed)
-    root = Path(path)
-    if not root.exists():
-        raise UserError(f"--data {root}: no such folder")
-    if not root.is_dir():
-        raise UserError(f"--data {root}: not a folder")
-    if (root / "data_batch_1").exists() or (root / "train").is_file():
+    root = check_folder(Path(path))
+    if is_cifar(root):
         return _load_cifar(root, val_fraction, seed, max_images)
-    held_out = next((root / n for n in HELD_OUT_FOLDERS if (root / n).is_dir()), None)
-    if (root / "train").is_dir() and held_out is not None:
+    held_out = held_out_folder(root)
+    if held_out is not None:
         return _load_split_folders(root, held_out, seed, max_images, load_size)
     return _load_image_folder(root, val_fraction, seed, max_images, load_size)
 
 
-# An ImageFolder root holding train/ and one of these uses them as its split.
-HELD_OUT_FOLDERS = ("val", "valid", "validation", "test")
+def is_cifar(root: Path) -> bool:
+    """A folder of CIFAR-10 or CIFAR-100 python pickles."""
+    return (root / "data_batch_1").exists() or (root / "train").is_file()
 
 
 def _split(images: torch.Tensor, labels: torch.Tensor, val_fraction: float, seed: int):
-    """Stratified held-out split, deterministic in seed."""
-    g = torch.Generator().manual_seed(seed)
-    val_idx, train_idx = [], []
-    for c in labels.unique():
-        idx = (labels == c).nonzero().flatten()
-        idx = idx[torch.randperm(idx.numel(), generator=g)]
-        k = max(1, round(idx.numel() * val_fraction)) if idx.numel() > 1 else 0
-        val_idx.append(idx[:k])
-        train_idx.append(idx[k:])
-    tr, va = torch.cat(train_idx), torch.cat(val_idx)
-    if tr.numel() == 0 or va.numel() == 0:
-        raise UserError("dataset too small for a held-out split (need >= 2 images per class)")
+    tr, va = split_indices(labels, val_fraction, seed)
     return (images[tr], labels[tr]), (images[va], labels[va])
-
-
-def _class_folders(root: Path, where: str) -> list[str]:
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if len(classes) < 2:
-        raise UserError(f"--data {where}: expected an ImageFolder layout (one sub-folder per "
-                        f"class, at least 2) or CIFAR python pickles; found {len(classes)} "
-                        "class folders")
-    return classes
 
 
 def _decode(root: Path, classes: list[str], seed: int, max_images: int | None,
@@ -156,10 +142,7 @@ def _decode(root: Path, classes: list[str], seed: int, max_images: int | None,
     """Every image of the class folders at load_size x load_size, uint8, and the labels."""
     from PIL import Image, UnidentifiedImageError
 
-    files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
-             if f.suffix.lower() in IMAGE_SUFFIXES]
-    if not files:
-        raise UserError(f"--data {root}: no images (jpg/png/bmp/webp) in the class folders")
+    files = image_files(root, classes)
     if max_images:
         g = torch.Generator().manual_seed(seed)
         files = [files[i] for i in torch.randperm(len(files), generator=g)[:max_images].tolist()]
@@ -176,7 +159,7 @@ def _decode(root: Path, classes: list[str], seed: int, max_images: int | None,
 
 def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: int | None,
                        load_size: int) -> Dataset:
-    classes = _class_folders(root, str(root))
+    classes = class_folders(root, str(root))
     train, val = _split(*_decode(root, classes, seed, max_images, load_size), val_fraction, seed)
     return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
                    _val=val, seed=seed, classes=tuple(classes))
@@ -185,14 +168,8 @@ def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: i
 def _load_split_folders(root: Path, held_out: Path, seed: int, max_images: int | None,
                         load_size: int) -> Dataset:
     """root/train/<class>/... and root/val/<class>/... (or valid, validation, test)."""
-    classes = _class_folders(root / "train", str(root / "train"))
-    other = _class_folders(held_out, str(held_out))
-    if other != classes:
-        only = sorted(set(classes) ^ set(other))
-        raise UserError(f"--data {root}: train/ and {held_out.name}/ hold different classes "
-                        f"({len(classes)} and {len(other)}; first difference: {only[0]!r})"
-                        if only else f"--data {root}: train/ and {held_out.name}/ list the "
-                        "same classes in another order")
+    classes = class_folders(root / "train", str(root / "train"))
+    same_classes(root, held_out, classes, class_folders(held_out, str(held_out)))
     val_cap = max(1, max_images // 5) if max_images else None
     train = _decode(root / "train", classes, seed, max_images, load_size)
     val = _decode(held_out, classes, seed, val_cap, load_size)

@@ -87,6 +87,9 @@ class Family:
     # Shipped variant -> its name in the published-results table, where that is not the
     # variant's own name (compared case-insensitively).
     published_names: dict[str, str] = field(default_factory=dict)
+    # "module:function"; function(spec) -> {"lr", "weight_decay", "batch", "from"}: its paper's
+    # training hyper-parameters at that batch (`mfsearch train` scales them to its own).
+    training: str | None = None
 
     def analyze(self, spec, resolution, backbone: bool = False):
         """The analytic cost (`mfsearch.cost.counts.ModelCost`) of `spec` at `resolution` (a side
@@ -109,6 +112,10 @@ class Family:
         """`state` renamed onto `model`'s tensors with the description of its naming, or None
         when this family knows no other naming that fits."""
         return _function(self.weights)(state, model) if self.weights else None
+
+    def training_settings(self, spec) -> dict | None:
+        """The family's published training hyper-parameters for `spec`, if it has any."""
+        return _function(self.training)(spec) if self.training else None
 
     def attention_maps(self, model, images):
         return _function(self.attention)(model, images) if self.attention else None

@@ -6,6 +6,7 @@ from .budget import SearchJob, plan_search, search
 from .fidelity import FidelityJob, plan_fidelity, proxy_fidelity
 from .latency import (LatencyJob, LatencyResult, LatencyTableJob, latency_table, measure_latency,
                       plan_latency, plan_latency_table)
+from .train import TrainJob, plan_train, train
 from .models import (CheckJob, Cost, CostJob, ExportJob, build_model, check, cost, export,
                      load_model, load_spec, plan_check, plan_cost, plan_export, save_model)
 
@@ -13,4 +14,5 @@ __all__ = ["CheckJob", "Cost", "CostJob", "ExportJob", "FidelityJob", "LatencyJo
            "LatencyResult", "LatencyTableJob", "SearchJob", "build_model", "check", "cost",
            "export", "latency_table", "load_model", "load_spec", "measure_latency",
            "plan_check", "plan_cost", "plan_export", "plan_fidelity", "plan_latency",
-           "plan_latency_table", "plan_search", "proxy_fidelity", "save_model", "search"]
+           "plan_latency_table", "plan_search", "plan_train", "proxy_fidelity", "save_model", "search", "train",
+           "TrainJob"]

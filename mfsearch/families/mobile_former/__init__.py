@@ -35,4 +35,5 @@ FAMILY = Family(
     latency_ignored=frozenset({"blocks", "dropout"}),
     head_only=frozenset({"head_conv", "fc1", "num_classes"}),
     head_parts=frozenset({"final_mobile_to_former", "head"}),
-    weights=f"{__name__}.weights:from_official", attention=f"{__name__}.attention:attention_maps")
+    weights=f"{__name__}.weights:from_official", attention=f"{__name__}.attention:attention_maps",
+    training=f"{__name__}.training:table11")
