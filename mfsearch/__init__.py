@@ -20,9 +20,10 @@ prints.
 
 from .errors import UserError
 from .jobs import (Cost, build_model, check, cost, load_model, load_spec, measure_latency,
-                   proxy_fidelity, save_model, search, train)
+                   proxy_fidelity, save_model, search, train, verify)
 
 __version__ = "0.1.0"
 
 __all__ = ["Cost", "UserError", "__version__", "build_model", "check", "cost", "load_model",
-           "load_spec", "measure_latency", "proxy_fidelity", "save_model", "search", "train"]
+           "load_spec", "measure_latency", "proxy_fidelity", "save_model", "search", "train",
+           "verify"]

@@ -75,7 +75,7 @@ LAYERS = (
                "mfsearch.cost.frame", "mfsearch.cost.fvcore_count", "mfsearch.space.choices")),
     ("families", ("mfsearch.families",)),  # the registry, and specs read by family
     ("costs, spaces, data", ("mfsearch.cost", "mfsearch.space", "mfsearch.data")),
-    ("runtimes", ("mfsearch.deploy", "mfsearch.latency", "mfsearch.proxy")),
+    ("runtimes", ("mfsearch.deploy", "mfsearch.latency", "mfsearch.proxy", "mfsearch.training")),
     ("search", ("mfsearch.nas", "mfsearch.fidelity")),
     ("reports", ("mfsearch.reports",)),
     ("jobs", ("mfsearch.jobs",)),

@@ -115,3 +115,37 @@ def test_bad_training_input_gets_one_line(images, tmp_path, capsys):
     capsys.readouterr()
     assert "holds another training: its settings differ" in error(
         ["train", "26m", "--data", str(images), "--epochs", "2", *TINY, "--out", str(out)])
+
+
+def test_verify_writes_the_table_and_the_verified_section_and_resumes(images, tmp_path,
+                                                                      capsys):
+    run = tmp_path / "search"
+    mfsearch.search("150M", trials=2, proxy={"steps": 3}, finalists=1, confirm_seeds=1,
+                    out=run)
+    args = ["verify", str(run), "--epochs", "1", "--seeds", "2", "--data", str(images),
+            "--res", "32", "--batch", "8", "--workers", "0", "--device", "cpu"]
+    assert main(args) == 0
+    report = json.loads((run / "report.json").read_text())
+    verified = report["verified"]
+    names = [verified["pick"]["name"], verified["control"]["name"],
+             *(b["name"] for b in verified["baselines"])]
+    assert names[1] == "mobile-former-151m" and names[2] == "mobilenetv3-large-075"
+    assert len(verified["pick"]["scores"]) == 2 and verified["epochs"] == 1
+    assert verified["verdict"] in (
+        f"{names[0]} beats the control mobile-former-151m beyond seed noise (the paired "
+        "difference's 95% interval lies above zero).",
+        "The search found no design better than mobile-former-151m beyond seed noise: every "
+        "finalist's paired difference from it has a 95% interval that reaches zero or below.")
+    text = (run / "report.md").read_text()
+    assert text.count("## On real training") == 1 and "| mobile-former-151m (control) |" in text
+    trained = sorted(p.name for p in (run / "verify").iterdir())
+    assert len(trained) == 6 and "mobile-former-151m-seed1" in trained
+    capsys.readouterr()
+    assert main(args) == 0  # a rerun trains nothing again and keeps one section
+    assert capsys.readouterr().out.count("done already") == 6
+    assert (run / "report.md").read_text().count("## On real training") == 1
+
+
+def test_verify_refuses_a_folder_without_a_search(tmp_path, capsys):
+    assert main(["verify", str(tmp_path), "--epochs", "1"]) == 2
+    assert "no report.json" in capsys.readouterr().err

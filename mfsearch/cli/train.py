@@ -11,6 +11,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 from .. import defaults
 from ..jobs.train import plan_train
+from ..jobs.verify import plan_verify
 from .analysis import resolution_arg
 from .common import fraction, non_negative_int, positive_float, positive_int, seed_int
 from .render import make_console
@@ -48,6 +49,21 @@ def register(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a spec field (repeatable)")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("verify", help="does a search's verdict hold on real training? train "
+                       "its pick, control and baselines with several seeds")
+    p.add_argument("run", metavar="RUN_DIR", help="the folder a search wrote (report.json)")
+    p.add_argument("--epochs", type=positive_int, required=True)
+    p.add_argument("--seeds", type=positive_int, default=3, help="trainings of each design "
+                   "(at least 2)")
+    p.add_argument("--data", help="images to train on (default: the search's, when it ran on "
+                   "the built-in task)")
+    p.add_argument("--batch", type=positive_int, default=defaults.TRAIN_BATCH)
+    p.add_argument("--res", type=resolution_arg, help="image side (default: the search's "
+                   "proxy resolution)")
+    p.add_argument("--workers", type=non_negative_int, default=defaults.TRAIN_WORKERS)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.DEVICE)
+    p.set_defaults(func=cmd_verify)
 
 
 def train_inputs(args: argparse.Namespace) -> dict:
@@ -105,4 +121,34 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{100 * last['ema_val_top1']:.2f}%); wrote {job.out / 'model.safetensors'}, "
             f"{job.out / 'model-ema.safetensors'}, {job.out / 'history.csv'}, "
             f"{job.out / 'history.png'}")
+    return 0
+
+
+def verify_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch verify`'s options as the inputs of `mfsearch.jobs.plan_verify`."""
+    return {"run": args.run, "epochs": args.epochs, "seeds": args.seeds, "data": args.data,
+            "batch": args.batch, "resolution": args.res, "workers": args.workers,
+            "device": args.device}
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    job = plan_verify(**verify_inputs(args))
+    console = make_console(soft_wrap=True)
+    say = lambda m: console.print(m, highlight=False)  # noqa: E731
+    say(f"verifying {job.folder} on {job.data_name}: {job.epochs} epochs x {job.seeds} seeds "
+        "per design; finished trainings are kept and not redone")
+    try:
+        result = job.run(say)
+    except KeyboardInterrupt:
+        say(f"interrupted: finished trainings are kept under {job.folder / 'verify'}; resume "
+            "with the same command")
+        return 130
+    for c in [result.pick, result.control, *result.baselines]:
+        say(f"{c.name}: held-out top-1 {c.mean:.4f} over seeds "
+            f"({', '.join(f'{s:.4f}' for s in c.scores)})")
+    say(result.verdict())
+    for line in [*result.baseline_verdicts(), *result.warnings()]:
+        say(line)
+    say(f"wrote {job.folder / 'report.md'} (On real training) and {job.folder / 'report.json'}"
+        " (verified)")
     return 0

@@ -7,6 +7,7 @@ from .fidelity import FidelityJob, plan_fidelity, proxy_fidelity
 from .latency import (LatencyJob, LatencyResult, LatencyTableJob, latency_table, measure_latency,
                       plan_latency, plan_latency_table)
 from .train import TrainJob, plan_train, train
+from .verify import VerifyJob, plan_verify, verify
 from .models import (CheckJob, Cost, CostJob, ExportJob, build_model, check, cost, export,
                      load_model, load_spec, plan_check, plan_cost, plan_export, save_model)
 
@@ -14,5 +15,5 @@ __all__ = ["CheckJob", "Cost", "CostJob", "ExportJob", "FidelityJob", "LatencyJo
            "LatencyResult", "LatencyTableJob", "SearchJob", "build_model", "check", "cost",
            "export", "latency_table", "load_model", "load_spec", "measure_latency",
            "plan_check", "plan_cost", "plan_export", "plan_fidelity", "plan_latency",
-           "plan_latency_table", "plan_search", "plan_train", "proxy_fidelity", "save_model", "search", "train",
-           "TrainJob"]
+           "plan_latency_table", "plan_search", "plan_train", "plan_verify", "proxy_fidelity", "save_model", "search",
+           "train", "TrainJob", "verify", "VerifyJob"]

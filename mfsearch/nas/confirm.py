@@ -126,7 +126,7 @@ class Confirmation:
             beats = band is not None and band[0] > 0
             lines.append(f"Against {b.name} ({b.madds / 1e6:.1f}M MAdds), {pick.name} "
                          f"{'beats it' if beats else 'does not beat it'} beyond seed noise on "
-                         f"this data (paired difference {_fmt(band)}).")
+                         f"this data (paired difference {fmt_interval(band)}).")
         return lines
 
 
@@ -221,7 +221,8 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
                         chance=chance)
 
 
-def _fmt(interval) -> str:
+def fmt_interval(interval) -> str:
+    """A 95% interval as report tables print it."""
     return "n/a" if interval is None else f"[{interval[0]:+.4f}, {interval[1]:+.4f}]"
 
 
@@ -233,13 +234,14 @@ def markdown(result: Confirmation, settings: SearchSettings) -> list[str]:
             "its 95% interval |", "|---|---|---|---|---|---|---|---|"]
     for c in [*result.finalists, *([result.control] if result.control else []),
               *result.baselines]:
-        diff = (f"{sum(c.difference) / len(c.difference):+.4f} | {_fmt(c.difference_interval)}"
+        diff = (f"{sum(c.difference) / len(c.difference):+.4f} | "
+                f"{fmt_interval(c.difference_interval)}"
                 if c.difference else "- | -")
         mark = (" (pick)" if c is result.pick else " (control)" if c is result.control
                 else " (baseline)" if c in result.baselines else "")
         rows.append(f"| {c.name}{mark} | {c.madds / 1e6:.1f} | {c.params / 1e6:.2f} | "
                     f"{', '.join(f'{s:.4f}' for s in c.scores)} | {c.mean:.4f} | "
-                    f"{_fmt(c.interval)} | {diff} |")
+                    f"{fmt_interval(c.interval)} | {diff} |")
     where = "" if inside else (f" The control's cost lies outside the band "
                                f"[{band.fmt(band.low)}, {band.fmt(band.budget)}].")
     control = f"the control {result.control.name}" if result.control else "no control"

@@ -196,8 +196,8 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         "Files: `trials.csv` (every trial), `best.yaml` (the pick: `mfsearch cost best.yaml`), "
         "`report.json` (this report's figures), `pareto.png`.", ""]
     _atomic_write(paths["report"], "\n".join(lines))
-    _atomic_write(paths["json"], json.dumps(report_json(confirmation, study, settings),
-                                            indent=2) + "\n")
+    _atomic_write(paths["json"], json.dumps(
+        {**report_json(confirmation, study, settings), "data": data_name}, indent=2) + "\n")
     return paths
 
 
@@ -235,6 +235,7 @@ def report_json(result, study: optuna.Study, settings: SearchSettings) -> dict:
     trainings ran, and the confirmation (`result`, a `confirm.Confirmation`, or None)."""
     band = settings.band
     data = {"budget": band.given if band.given is not None else band.budget,
+            "proxy": dataclasses.asdict(settings.proxy),
             "band": {"low": band.low, "high": band.budget, "metric": band.metric},
             "procedure": settings.procedure(), "rungs": rung_counts(study, settings)}
     if settings.workers():

@@ -21,13 +21,10 @@ from ..devices import resolve_device
 from ..errors import UserError
 from ..families import build_model
 from .data import TrainingData, to_input
+from .outputs import RUN_FILE, finish
 from .settings import TrainSettings
 
 CHECKPOINT = "checkpoint.pt"
-RUN_FILE = "train.json"
-HISTORY = "history.csv"
-WEIGHTS = "model.safetensors"
-EMA_WEIGHTS = "model-ema.safetensors"
 EVAL_BATCH = 256
 
 
@@ -147,8 +144,6 @@ def train_model(spec, data: TrainingData, settings: TrainSettings, out: Path,
     """Train `spec` (classifier resized to the data) with `settings`, checkpointing into `out`
     every epoch; returns the history (one row per epoch). The final weights and their EMA are
     written as our safetensors files."""
-    from .outputs import finish
-
     emit = on_event or (lambda event: None)
     where = place(settings.device)
     if settings.batch % where.world:
@@ -224,5 +219,5 @@ def train_model(spec, data: TrainingData, settings: TrainSettings, out: Path,
             emit(TrainEvent("epoch", epoch=epoch + 1, info=row))
         if where.world > 1:
             dist.barrier()
-    finish(net, ema.module, history, out, where)
+    finish(net, ema.module, history, out, where.rank, where.world)
     return history

@@ -12,7 +12,11 @@ import torch.distributed as dist
 
 from ..figures import new_figure, save_figure
 from ..models.checkpoint import save_weights
-from .loop import EMA_WEIGHTS, HISTORY, RUN_FILE, WEIGHTS, Placement
+
+RUN_FILE = "train.json"
+HISTORY = "history.csv"
+WEIGHTS = "model.safetensors"
+EMA_WEIGHTS = "model-ema.safetensors"
 
 
 def digest(model: torch.nn.Module) -> float:
@@ -33,12 +37,14 @@ def record_run(out: Path, identity: dict, command: str) -> None:
 
 
 def finish(net: torch.nn.Module, ema: torch.nn.Module, history: list[dict], out: Path,
-           where: Placement) -> None:
+           rank: int, world: int) -> None:
+    """Rank 0 writes the weights, their EMA and the history; every process checks first that
+    all hold the same weights (recorded in train.json)."""
     digests = [digest(net)]
-    if where.world > 1:
-        digests = [None] * where.world
+    if world > 1:
+        digests = [None] * world
         dist.all_gather_object(digests, digest(net))
-    if not where.writes:
+    if rank != 0:
         return
     save_weights(net, out / WEIGHTS)
     save_weights(ema, out / EMA_WEIGHTS)
