@@ -43,22 +43,22 @@ def add_proxy_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
     p.add_argument("--val-fraction", type=fraction, default=defaults.VAL_FRACTION,
                    help="share of a flat ImageFolder (or of CIFAR without its test batch) held "
-                   f"out for scoring, stratified and seeded (default {defaults.VAL_FRACTION})")
-    p.add_argument("--proxy-steps", type=positive_int, help="AdamW steps of each candidate's "
-                   f"short training (default {DEFAULTS.steps})")
-    p.add_argument("--proxy-res", type=positive_int, help="image side the proxy trains at "
-                   f"(default {DEFAULTS.resolution})")
-    p.add_argument("--proxy-batch", type=positive_int, help="images per proxy step (default "
-                   f"{DEFAULTS.batch_size})")
-    p.add_argument("--proxy-lr", type=positive_float, help="peak learning rate (linear "
-                   f"warm-up, cosine decay; default {DEFAULTS.lr:g})")
-    p.add_argument("--proxy-score", choices=SCORES, help="what ranks candidates: loss "
-                   "(default: minus the mean training loss, how fast a candidate learns) or "
-                   "top1 (held-out top-1 after the run)")
+                   "out for scoring, stratified and seeded")
+    p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps,
+                   help="AdamW steps of each candidate's short training")
+    p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution,
+                   help="image side the proxy trains at")
+    p.add_argument("--proxy-batch", type=positive_int, default=DEFAULTS.batch_size,
+                   help="images per proxy step")
+    p.add_argument("--proxy-lr", type=positive_float, default=DEFAULTS.lr,
+                   help="peak learning rate (linear warm-up, cosine decay)")
+    p.add_argument("--proxy-score", choices=SCORES, default=DEFAULTS.score,
+                   help="what ranks candidates: loss (minus the mean training loss, how fast "
+                   "a candidate learns) or top1 (held-out top-1 after the run)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.DEVICE,
                    help="where the proxy trains (auto: CUDA when there is one)")
     p.add_argument("--seed", type=seed_int, default=defaults.SEED,
-                   help=f"seeds the sampler and the proxy training (default {defaults.SEED})")
+                   help="seeds the sampler and the proxy training")
 
 
 PROXY_OPTIONS = {"proxy_steps": "steps", "proxy_batch": "batch_size",
