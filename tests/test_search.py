@@ -419,7 +419,7 @@ def test_repeated_architectures_are_not_trained_again(tmp_path, monkeypatch, cap
 
 
 def test_search_reports_quote_every_ranker_of_the_record(monkeypatch):
-    from mfsearch.proxy import fidelity_record
+    from mfsearch.fidelity import record as fidelity_record
     stats = {"proxy": (0.571, 0.738), "proxy_mean": (0.5, 0.6), "proxy_top1": (0.429, 0.643),
              "params": (-0.357, -0.357), "madds": (0.143, 0.119)}
     record = {"architectures": 8, "band": "135-150M paper", "date": "2026-11-21",
@@ -460,7 +460,7 @@ def test_search_reports_quote_every_ranker_of_the_record(monkeypatch):
 def test_search_reports_say_when_their_settings_were_not_measured(monkeypatch):
     from dataclasses import asdict
 
-    from mfsearch.proxy import fidelity_record
+    from mfsearch.fidelity import record as fidelity_record
     record = {"architectures": 8, "band": "135-150M paper", "date": "2026-11-21",
               "proxy": "60 steps", "factor": 4, "data": "builtin-bearings",
               "config": asdict(ProxyConfig()),
