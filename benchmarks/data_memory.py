@@ -26,19 +26,30 @@ def generate(root: Path, images: int, classes: int, size: int) -> None:
             folder / f"{i:06d}.png")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def image_folder_args(doc: str, size: int) -> argparse.ArgumentParser:
+    """The options of a benchmark on a generated image folder."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("root", type=Path)
     parser.add_argument("--images", type=int, default=20000)
     parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--size", type=int, default=96, help="side of the generated images")
-    parser.add_argument("--res", type=int, default=32, help="the proxy's resolution")
-    args = parser.parse_args()
+    parser.add_argument("--size", type=int, default=size, help="side of the generated images")
+    return parser
+
+
+def ensure_images(args: argparse.Namespace) -> None:
+    """Generate the folder the options name unless it is there."""
     if not args.root.exists():
         start = time.perf_counter()
         generate(args.root, args.images, args.classes, args.size)
         print(f"generated {args.images} images of {args.size} px in "
               f"{time.perf_counter() - start:.0f} s")
+
+
+def main() -> None:
+    parser = image_folder_args(__doc__, 96)
+    parser.add_argument("--res", type=int, default=32, help="the proxy's resolution")
+    args = parser.parse_args()
+    ensure_images(args)
     from mfsearch import data
 
     start = time.perf_counter()

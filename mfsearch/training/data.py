@@ -6,6 +6,7 @@ resumed epoch sees the same crops as the one it replaces."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,32 +55,38 @@ def prepare(image: torch.Tensor, size: int, rng: np.random.Generator | None) -> 
 
 
 class Images(torch.utils.data.Dataset):
-    """(image uint8 [3, size, size], label) from files on disk or from uint8 tensors in RAM."""
+    """(image uint8 [3, size, size], label) from files on disk or from uint8 tensors in RAM.
+    File paths are held as one NumPy byte array, not a list of Python objects: DataLoader
+    workers then share its pages with the parent instead of copying them as they touch each
+    object's reference count, so memory does not grow with the file count per worker."""
 
     def __init__(self, items, size: int, augment: bool, seed: int):
-        self.items, self.size, self.augment, self.seed = items, size, augment, seed
+        self.files = (np.array([os.fsencode(path) for path, _ in items])
+                      if items and not isinstance(items[0][0], torch.Tensor) else None)
+        self.images = None if self.files is not None else [image for image, _ in items]
+        self.labels = np.array([label for _, label in items], dtype=np.int64)
+        self.size, self.augment, self.seed = size, augment, seed
         self.epoch = 0  # set before each epoch: the crops depend on it
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.labels)
 
-    def _load(self, index: int) -> tuple[torch.Tensor, int]:
-        item, label = self.items[index]
-        if isinstance(item, torch.Tensor):
-            return item, label
+    def _load(self, index: int) -> torch.Tensor:
+        if self.files is None:
+            return self.images[index]
         from PIL import Image, UnidentifiedImageError
 
+        path = os.fsdecode(self.files[index])
         try:
-            with Image.open(item) as img:
+            with Image.open(path) as img:
                 array = np.asarray(img.convert("RGB")).copy()
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise UserError(f"--data: cannot decode {item} ({exc.__class__.__name__})") from None
-        return torch.from_numpy(array).permute(2, 0, 1), label
+            raise UserError(f"--data: cannot decode {path} ({exc.__class__.__name__})") from None
+        return torch.from_numpy(array).permute(2, 0, 1)
 
     def __getitem__(self, index: int):
-        image, label = self._load(index)
         rng = (np.random.default_rng((self.seed, self.epoch, index)) if self.augment else None)
-        return prepare(image, self.size, rng), label
+        return prepare(self._load(index), self.size, rng), int(self.labels[index])
 
 
 class Normalised(torch.utils.data.Dataset):
