@@ -18,8 +18,11 @@ from pathlib import Path
 from data_memory import ensure_images, image_folder_args
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants (Linux /proc)."""
+def tree_memory(pid: int) -> tuple[int, int]:
+    """(resident, proportional) bytes of `pid` and all its descendants (Linux /proc). The
+    proportional set size splits pages shared between processes (the libraries every
+    DataLoader worker maps, copy-on-write pages) among them, so its sum is the memory the
+    tree takes; the sum of resident sets counts shared pages once per process."""
     children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -27,17 +30,20 @@ def tree_rss(pid: int) -> int:
             children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [pid]
+    rss = pss = 0
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
         except OSError:
             pass
         todo += children.get(p, [])
-    return total
+    return rss, pss
 
 
 def main() -> None:
@@ -54,15 +60,17 @@ def main() -> None:
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
-    peak = 0
+    peak_rss = peak_pss = 0
     while proc.poll() is None:
-        peak = max(peak, tree_rss(proc.pid))
+        rss, pss = tree_memory(proc.pid)
+        peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         time.sleep(0.1)
     if proc.returncode:
         sys.exit(proc.stderr.read())
     print(f"{args.images} images, {args.model}, 1 epoch at batch {args.batch}, "
-          f"{args.workers} workers: {time.perf_counter() - start:.0f} s, peak memory "
-          f"{peak / 2**30:.2f} GiB (process and workers)")
+          f"{args.workers} workers: {time.perf_counter() - start:.0f} s, peak memory of the "
+          f"process and its workers {peak_pss / 2**30:.2f} GiB proportional "
+          f"({peak_rss / 2**30:.2f} GiB summing each one's resident set)")
 
 
 if __name__ == "__main__":
