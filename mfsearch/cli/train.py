@@ -103,6 +103,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                             note=f"loss {event.loss:.3f}, {event.images_per_s:,.0f} images/s")
         elif event.kind == "epoch":
             row = event.info
+            say(f"epoch {event.epoch}/{job.settings.epochs}: train loss {row['train_loss']:.4f}, "
+                f"held-out loss {row['val_loss']:.4f}, top-1 {100 * row['val_top1']:.2f}% "
+                f"(EMA {100 * row['ema_val_top1']:.2f}%), {row['images_per_s']:,.0f} images/s, "
+                f"{row['seconds']:.0f} s")
             progress.update(bars["epochs"], completed=event.epoch,
                             note=f"top-1 {100 * row['val_top1']:.1f}% (EMA "
                                  f"{100 * row['ema_val_top1']:.1f}%)")
