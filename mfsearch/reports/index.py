@@ -40,9 +40,11 @@ def write_index(out: Path) -> Path:
             lines.append(f"- [{text}](plots/{stem}.png) ([svg](plots/{stem}.svg))")
     extra = [p for p in sorted(out.glob("*.md")) if p.name != "README.md"]
     runs = sorted(p.parent for p in out.glob("*/report.md"))
+    trainings = sorted(p.parent for p in out.glob("*/history.csv")
+                       if (p.parent / "RUN.md").exists())
     side = out / "families" / "side_by_side.md"
     engines = out / "engines" / "engines.md"
-    if extra or runs or side.exists() or engines.exists():
+    if extra or runs or trainings or side.exists() or engines.exists():
         lines += ["", "## Measurements", ""]
         lines += [f"- [{p.stem.replace('_', ' ')}]({p.name})" for p in extra]
         if side.exists():
@@ -54,6 +56,8 @@ def write_index(out: Path) -> Path:
                          "per-pillar shares, lookup-table error](engines/README.md) (`mfsearch "
                          "engines`, `mfsearch latency-table --engine`)")
         lines += [f"- [search run {r.name}]({r.name}/report.md)" for r in runs]
+        lines += [f"- [training run {r.name}]({r.name}/RUN.md) (`mfsearch train`)"
+                  for r in trainings]
     if (out / "attention" / "README.md").exists():
         lines += ["", "## Inside the model", "", "- [Cross-attention maps of the bridge on one "
                   "image](attention/README.md) (`mfsearch attention`)"]
