@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
 
 from .. import defaults
 from ..errors import UserError
@@ -92,8 +91,3 @@ def quiet_optuna() -> None:
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
-
-def keep(inputs: dict[str, Any]) -> dict[str, Any]:
-    """The inputs a caller gave (None means: the default)."""
-    return {k: v for k, v in inputs.items() if v is not None}
