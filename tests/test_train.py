@@ -149,3 +149,14 @@ def test_verify_writes_the_table_and_the_verified_section_and_resumes(images, tm
 def test_verify_refuses_a_folder_without_a_search(tmp_path, capsys):
     assert main(["verify", str(tmp_path), "--epochs", "1"]) == 2
     assert "no report.json" in capsys.readouterr().err
+
+
+def test_the_ema_warms_up_its_decay_and_carries_integer_buffers():
+    from mfsearch.training.loop import warmed_ema
+    update = warmed_ema(0.999)
+    mean, counter = torch.zeros(3), torch.tensor(0)
+    update([mean, counter], [torch.ones(3), torch.tensor(7)], torch.tensor(1))
+    assert torch.allclose(mean, torch.full((3,), 9 / 11))  # 1 - (1 + 1) / (10 + 1)
+    assert int(counter) == 7
+    update([mean], [torch.ones(3)], torch.tensor(10 ** 6))
+    assert torch.allclose(mean, torch.full((3,), 9 / 11 + (2 / 11) * 0.001))
