@@ -13,7 +13,7 @@ import time
 import pytest
 
 from mfsearch.cli import main
-from mfsearch.nas.confirm import Candidate, Confirmation
+from mfsearch.nas.confirm import Candidate, Confirmation, Guessing
 from mfsearch.nas.rungs import rung_steps
 from mfsearch.families import load_model_spec
 
@@ -80,12 +80,37 @@ def test_a_confirmation_within_seed_noise_says_so():
     result = Confirmation([0, 1, 2], [close, clear], control)
     assert result.pick is clear and result.beats_control(clear)
     assert result.verdict().startswith("trial 4 beats the control mobile-former-151m")
-    # A design no better than guessing (here top-1 with 2 classes) is named as such.
-    result.chance = 0.55
+
+
+def test_why_1_a_verdict_contradicts_its_own_warnings():
+    """A competitor that did not learn (a diverged baseline) gets "not comparable", never a
+    win; a design that learned passes, though its mean loss includes the warm-up spike."""
+    control = candidate("mobile-former-151m", [-1.81, -1.85, -1.75])
+    pick = candidate("trial 17", [-1.64, -1.72, -1.65], control)
+    baseline = candidate("mobilenetv3-large-075", [-7.1, -7.6, -7.9])
+    baseline.madds = 154_600_000
+    pick.versus = {baseline.name: [a - b for a, b in zip(pick.scores, baseline.scores)]}
+    for c, top1, final in ((control, 0.29, 1.62), (pick, 0.308, 1.58), (baseline, 0.102, 6.39)):
+        c.top1, c.final_loss = [top1] * 3, [final] * 3
+    pick.final_loss[0] = None  # a record without per-step losses is judged by its top-1
+    result = Confirmation([0, 1, 2], [pick], control, [baseline], Guessing(10, 4096))
+    assert result.beats_control(pick)
+    assert result.baseline_verdicts() == [
+        "Against mobilenetv3-large-075 (154.6M MAdds): not comparable: mobilenetv3-large-075 "
+        "did not learn under these settings (held-out top-1 0.102 is not above chance (0.100) "
+        "beyond sampling noise; its training loss ended at 6.390, not below guessing's ln 10 "
+        "= 2.303)."]
     assert result.warnings() == [
-        "mobile-former-151m scored 0.550, no better than guessing (0.550): the proxy's "
-        "settings do not train it, so comparisons with it say more about the settings than "
-        "about the design."]
+        "mobilenetv3-large-075 did not learn under these settings: held-out top-1 0.102 is "
+        "not above chance (0.100) beyond sampling noise; its training loss ended at 6.390, not "
+        "below guessing's ln 10 = 2.303. It is left out of every comparison."]
+    # A control that did not learn leaves no verdict about the pick either.
+    control.top1 = [0.1] * 3
+    assert not result.beats_control(pick)
+    assert result.verdict() == (
+        "Against the control mobile-former-151m: not comparable: mobile-former-151m did not "
+        "learn under these settings (held-out top-1 0.100 is not above chance (0.100) beyond "
+        "sampling noise).")
 
 
 def test_a_multi_objective_search_names_the_flat_procedure(tmp_path, capsys):

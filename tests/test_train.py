@@ -131,13 +131,12 @@ def test_verify_writes_the_table_and_the_verified_section_and_resumes(images, tm
              *(b["name"] for b in verified["baselines"])]
     assert names[1] == "mobile-former-151m" and names[2] == "mobilenetv3-large-075"
     assert len(verified["pick"]["scores"]) == 2 and verified["epochs"] == 1
-    assert verified["verdict"] in (
-        f"{names[0]} beats the control mobile-former-151m beyond seed noise (the paired "
-        "difference's 95% interval lies above zero).",
-        "The search found no design better than mobile-former-151m beyond seed noise: every "
-        "finalist's paired difference from it has a 95% interval that reaches zero or below.")
+    # One epoch of 6 steps teaches nothing: every design is named as such, none compared.
+    assert verified["verdict"].startswith("Against the control mobile-former-151m: not "
+                                          "comparable: mobile-former-151m did not learn")
+    assert not verified["beats_control"] and len(verified["warnings"]) == 3
     text = (run / "report.md").read_text()
-    assert text.count("## On real training") == 1 and "| mobile-former-151m (control) |" in text
+    assert text.count("## On real training") == 1 and "| mobile-former-151m (control, did not learn) |" in text
     trained = sorted(p.name for p in (run / "verify").iterdir())
     assert len(trained) == 6 and "mobile-former-151m-seed1" in trained
     capsys.readouterr()

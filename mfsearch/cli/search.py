@@ -283,10 +283,8 @@ def _print_leaderboard(console: Console, result) -> None:
 def _print_confirmation(console: Console, result) -> None:
     fmt = lambda iv: "n/a" if iv is None else f"[{iv[0]:+.3f}, {iv[1]:+.3f}]"  # noqa: E731
     rows = []
-    for c in [*result.finalists, *([result.control] if result.control else []),
-              *result.baselines]:
-        role = ("pick" if c is result.pick else "control" if c is result.control else
-                "baseline" if c in result.baselines else "")
+    for c in result.candidates():
+        role = result.role(c)
         diff = (f"{sum(c.difference) / len(c.difference):+.4f}", fmt(c.difference_interval)) \
             if c.difference else ("-", "-")
         rows.append([c.name, role, f"{c.madds / 1e6:.1f}", f"{c.mean:.4f}", fmt(c.interval),

@@ -147,7 +147,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         say(f"interrupted: finished trainings are kept under {job.folder / 'verify'}; resume "
             "with the same command")
         return 130
-    for c in [result.pick, result.control, *result.baselines]:
+    for c in result.candidates():
         say(f"{c.name}: held-out top-1 {c.mean:.4f} over seeds "
             f"({', '.join(f'{s:.4f}' for s in c.scores)})")
     say(result.verdict())

@@ -24,7 +24,7 @@ from .settings import SearchSettings
 from .trials import proxy_score, trained
 from ..fidelity.training_log import TrainingLog
 
-__all__ = ["CONFIRMATIONS", "Candidate", "Confirmation", "confirm", "control_spec"]
+__all__ = ["CONFIRMATIONS", "Candidate", "Confirmation", "Guessing", "confirm", "control_spec"]
 
 CONFIRMATIONS = "confirmation.jsonl"
 CONFIDENCE = 0.95
@@ -48,6 +48,8 @@ class Candidate:
     madds: int
     params: int
     scores: list[float] = field(default_factory=list)  # one per seed, in seed order
+    top1: list[float] = field(default_factory=list)  # held-out top-1 per seed
+    final_loss: list[float | None] = field(default_factory=list)  # training loss at the end
     difference: list[float] = field(default_factory=list)  # minus the control's, per seed
     versus: dict[str, list[float]] = field(default_factory=dict)  # minus each baseline's
 
@@ -66,7 +68,8 @@ class Candidate:
     def to_json(self) -> dict:
         out = {"trial": self.trial, "name": self.name, "spec": self.spec.to_dict(),
                "madds": self.madds, "params": self.params, "scores": self.scores,
-               "mean": self.mean, "interval": self.interval}
+               "mean": self.mean, "interval": self.interval, "top1": self.top1,
+               "final_loss": self.final_loss}
         if self.difference:
             out.update(difference=sum(self.difference) / len(self.difference),
                        difference_interval=self.difference_interval)
@@ -76,6 +79,47 @@ class Candidate:
         return out
 
 
+@dataclass(frozen=True)
+class Guessing:
+    """What guessing scores on the data (top-1 1/C, loss ln C), and the test for "learned",
+    read at the end of training: held-out top-1 above chance beyond the sampling noise of the
+    held-out images (one-sided binomial test over all seeds' predictions), and a final
+    training loss below guessing's (a run that rose above it diverged, whatever it scored on
+    average). A design that did not learn is not compared: its score says more about the
+    training settings than about the design."""
+
+    classes: int
+    held_out: int  # held-out images each training is scored on
+    level: float = 0.01
+
+    @property
+    def top1(self) -> float:
+        return 1 / self.classes
+
+    @property
+    def loss(self) -> float:
+        return math.log(self.classes)
+
+    def learned(self, c: Candidate) -> bool:
+        return not self.shortfall(c)
+
+    def shortfall(self, c: Candidate) -> str:
+        """Why `c` did not learn, in words ("" when it did, or when nothing was recorded)."""
+        reasons = []
+        if c.top1:
+            trials = len(c.top1) * self.held_out
+            correct = round(sum(c.top1) * self.held_out)
+            test = stats.binomtest(correct, trials, self.top1, alternative="greater")
+            if test.pvalue >= self.level:
+                reasons.append(f"held-out top-1 {sum(c.top1) / len(c.top1):.3f} is not above "
+                               f"chance ({self.top1:.3f}) beyond sampling noise")
+        losses = [x for x in c.final_loss if x is not None]
+        if losses and not sum(losses) / len(losses) < self.loss:
+            reasons.append(f"its training loss ended at {sum(losses) / len(losses):.3f}, "
+                           f"not below guessing's ln {self.classes} = {self.loss:.3f}")
+        return "; ".join(reasons)
+
+
 @dataclass
 class Confirmation:
     seeds: list[int]
@@ -83,32 +127,50 @@ class Confirmation:
     control: Candidate | None  # None when the family ships no variant and none was named
     # Designs of the baseline families (MobileNetV3) nearest a MAdds budget, same seeds.
     baselines: list[Candidate] = field(default_factory=list)
-    chance: float | None = None  # the score of guessing (minus ln C, or 1 / C for top-1)
+    guessing: Guessing | None = None  # None: learning is not checked
+
+    def candidates(self) -> list[Candidate]:
+        return [*self.finalists, *([self.control] if self.control else []), *self.baselines]
+
+    def learned(self, c: Candidate) -> bool:
+        return self.guessing is None or self.guessing.learned(c)
+
+    def not_comparable(self, c: Candidate) -> str:
+        return (f"not comparable: {c.name} did not learn under these settings "
+                f"({self.guessing.shortfall(c)})")
+
+    def role(self, c: Candidate) -> str:
+        """"pick", "control", "baseline" or "" (another finalist), and whether it did not
+        learn, as tables show it."""
+        role = ("pick" if c is self.pick else "control" if c is self.control else
+                "baseline" if c in self.baselines else "")
+        return ", ".join(filter(None, [role, "" if self.learned(c) else "did not learn"]))
 
     def warnings(self) -> list[str]:
-        """Designs that scored no better than guessing: the proxy's settings do not train them,
-        so a comparison with them says more about the settings than about the design."""
-        if self.chance is None:
-            return []
-        rows = [*self.finalists, *([self.control] if self.control else []), *self.baselines]
-        return [f"{c.name} scored {c.mean:.3f}, no better than guessing ({self.chance:.3f}): "
-                "the proxy's settings do not train it, so comparisons with it say more about "
-                "the settings than about the design." for c in rows if c.mean <= self.chance]
+        """Designs that did not learn: the settings do not train them, so any comparison with
+        them says more about the settings than about the design."""
+        return [f"{c.name} did not learn under these settings: {self.guessing.shortfall(c)}. "
+                "It is left out of every comparison." for c in self.candidates()
+                if not self.learned(c)]
 
     @property
     def pick(self) -> Candidate:
         return max(self.finalists, key=lambda c: c.mean)
 
     def beats_control(self, c: Candidate) -> bool:
-        """Better than the control beyond seed noise: the paired difference's interval lies
-        above zero."""
+        """Better than the control beyond seed noise: both learned, and the paired difference's
+        interval lies above zero."""
         band = c.difference_interval
-        return bool(band is not None and band[0] > 0)
+        return bool(band is not None and band[0] > 0 and self.learned(c)
+                    and self.learned(self.control))
 
     def verdict(self) -> str:
         if self.control is None:
             return ("No control: the family ships no variant to compare with (name one with "
                     "--control); the pick is the best mean over the seeds.")
+        for c in (self.control, self.pick):
+            if not self.learned(c):
+                return f"Against the control {self.control.name}: {self.not_comparable(c)}."
         winners = [c for c in self.finalists if self.beats_control(c)]
         if winners:
             return (f"{', '.join(c.name for c in winners)} beat{'s' if len(winners) == 1 else ''}"
@@ -122,6 +184,11 @@ class Confirmation:
         """Whether the pick beats each baseline beyond seed noise, one sentence each."""
         pick, lines = self.pick, []
         for b in self.baselines:
+            lost = next((c for c in (b, pick) if not self.learned(c)), None)
+            if lost is not None:
+                lines.append(f"Against {b.name} ({b.madds / 1e6:.1f}M MAdds): "
+                             f"{self.not_comparable(lost)}.")
+                continue
             band = _interval(pick.versus[b.name])
             beats = band is not None and band[0] > 0
             lines.append(f"Against {b.name} ({b.madds / 1e6:.1f}M MAdds), {pick.name} "
@@ -183,7 +250,9 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
     for t in done:
         spec = spec_from_yaml(t.user_attrs["spec"], f"trial {t.number}")
         finalists.append(Candidate(f"trial {t.number}", spec, t.number, t.user_attrs["madds"],
-                                   t.user_attrs["params"], [proxy_score(t)]))
+                                   t.user_attrs["params"], [proxy_score(t)],
+                                   [t.user_attrs["proxy_top1"]],
+                                   [t.user_attrs.get("final_loss")]))
     control = control_spec(settings)
     if control is not None:
         control = Candidate(control.name, control, None, *_cost(control, settings))
@@ -212,13 +281,14 @@ def confirm(study: optuna.Study, settings: SearchSettings, data: Dataset, out: P
         runs.close()
     for (c, _), outcome in zip(todo, outcomes):
         c.scores.append(outcome["score"])
+        c.top1.append(outcome["top1"])
+        c.final_loss.append(outcome["losses"][-1] if outcome.get("losses") else None)
     for c in finalists:
         if control is not None:
             c.difference = [a - b for a, b in zip(c.scores, control.scores)]
         c.versus = {b.name: [x - y for x, y in zip(c.scores, b.scores)] for b in baselines}
-    chance = (-math.log(data.num_classes) if proxy.score == "loss" else 1 / data.num_classes)
     return Confirmation(seeds=seeds, finalists=finalists, control=control, baselines=baselines,
-                        chance=chance)
+                        guessing=Guessing(data.num_classes, data.sizes()[1]))
 
 
 def fmt_interval(interval) -> str:
@@ -232,13 +302,11 @@ def markdown(result: Confirmation, settings: SearchSettings) -> list[str]:
     rows = ["| candidate | MAdds (M) | params (M) | scores (seeds "
             f"{', '.join(map(str, result.seeds))}) | mean | 95% interval | minus control | "
             "its 95% interval |", "|---|---|---|---|---|---|---|---|"]
-    for c in [*result.finalists, *([result.control] if result.control else []),
-              *result.baselines]:
+    for c in result.candidates():
         diff = (f"{sum(c.difference) / len(c.difference):+.4f} | "
                 f"{fmt_interval(c.difference_interval)}"
                 if c.difference else "- | -")
-        mark = (" (pick)" if c is result.pick else " (control)" if c is result.control
-                else " (baseline)" if c in result.baselines else "")
+        mark = f" ({result.role(c)})" if result.role(c) else ""
         rows.append(f"| {c.name}{mark} | {c.madds / 1e6:.1f} | {c.params / 1e6:.2f} | "
                     f"{', '.join(f'{s:.4f}' for s in c.scores)} | {c.mean:.4f} | "
                     f"{fmt_interval(c.interval)} | {diff} |")

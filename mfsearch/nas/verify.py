@@ -12,7 +12,7 @@ from typing import Callable
 
 from ..errors import UserError
 from ..families import spec_from_dict
-from .confirm import CONFIDENCE, Candidate, Confirmation, fmt_interval
+from .confirm import CONFIDENCE, Candidate, Confirmation, Guessing, fmt_interval
 
 SECTION = "## On real training"
 FOLDER = "verify"
@@ -47,10 +47,10 @@ def folder_name(name: str, seed: int) -> str:
 
 
 def verify_run(run: Path, train: Callable[[object, Path, int], dict], seeds: int,
-               log: Callable[[str], None] = print) -> Confirmation:
+               guessing: Guessing, log: Callable[[str], None] = print) -> Confirmation:
     """Train every candidate with seeds 0..seeds-1 (`train(spec, folder, seed)` returns the
     last history row; finished folders return theirs without training) and compare them as
-    the confirmation does, by held-out top-1."""
+    the confirmation does, by held-out top-1, those that learned on the data of `guessing`."""
     report = read_report(run)
     rows = candidates(report)
     made: dict[str, Candidate] = {}
@@ -59,12 +59,15 @@ def verify_run(run: Path, train: Callable[[object, Path, int], dict], seeds: int
                                                                     0)
         for seed in range(seeds):
             log(f"{name} ({role}), seed {seed}")
-            c.scores.append(train(spec, run / FOLDER / folder_name(name, seed), seed)["val_top1"])
+            last = train(spec, run / FOLDER / folder_name(name, seed), seed)
+            c.scores.append(last["val_top1"])
+            c.top1.append(last["val_top1"])
+            c.final_loss.append(last["train_loss"])
     pick, control = made.pop("pick"), made.pop("control")
     baselines = list(made.values())
     pick.difference = [a - b for a, b in zip(pick.scores, control.scores)]
     pick.versus = {b.name: [a - x for a, x in zip(pick.scores, b.scores)] for b in baselines}
-    return Confirmation(list(range(seeds)), [pick], control, baselines)
+    return Confirmation(list(range(seeds)), [pick], control, baselines, guessing)
 
 
 def record(run: Path, result: Confirmation, data: str, epochs: int, settings: dict) -> None:
@@ -96,9 +99,8 @@ def markdown(result: Confirmation, data: str, epochs: int) -> list[str]:
     rows = ["| candidate | MAdds (M) | top-1 per seed (seeds "
             f"{', '.join(map(str, result.seeds))}) | mean | {CONFIDENCE:.0%} interval | "
             "minus control | its interval |", "|---|---|---|---|---|---|---|"]
-    for c in [result.pick, result.control, *result.baselines]:
-        role = (" (pick)" if c is result.pick else " (control)" if c is result.control
-                else " (baseline)")
+    for c in result.candidates():
+        role = f" ({result.role(c)})"
         diff = (f"{sum(c.difference) / len(c.difference):+.4f} | "
                 f"{fmt_interval(c.difference_interval)}" if c.difference else "- | -")
         rows.append(f"| {c.name}{role} | {c.madds / 1e6:.1f} | "
