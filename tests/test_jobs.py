@@ -64,7 +64,11 @@ def test_the_defaults_come_from_one_module(tmp_path):
         defaults.PRUNER, defaults.SAMPLER, defaults.SEED)
     assert (s.band.budget, s.band.tolerance, s.band.resolution) == (
         150_000_000, defaults.TOLERANCE, defaults.RESOLUTION)
-    assert job.data.val_fraction == defaults.VAL_FRACTION
+    # The held-out share is left to the loader (defaults.VAL_FRACTION), which refuses one given
+    # for a folder with its own split; every proxy image a seed can draw is loaded.
+    assert job.data.val_fraction is None
+    assert job.data.max_images == (defaults.CONFIRM_SEEDS + 1) * 60 * 64
+    assert job.data.max_held_out == defaults.HELD_OUT_IMAGES
     assert plan_search(defaults.BUDGET, **search_inputs(_cli(["budget", defaults.BUDGET,
                                                               "--out", str(tmp_path)]))) \
         .settings == s

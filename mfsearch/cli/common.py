@@ -41,9 +41,16 @@ seed_int = _number(int, lambda v: 0 <= v <= MAX_SEED, f"an integer seed in [0, {
 def add_proxy_args(p: argparse.ArgumentParser) -> None:
     """Data and short-training options of every command that trains proxies."""
     p.add_argument("--data", help="ImageFolder or CIFAR pickle folder (default: built-in task)")
-    p.add_argument("--val-fraction", type=fraction, default=defaults.VAL_FRACTION,
-                   help="share of a flat ImageFolder (or of CIFAR without its test batch) held "
-                   "out for scoring, stratified and seeded")
+    p.add_argument("--val-fraction", type=fraction, help="share of a flat ImageFolder (or "
+                   "of CIFAR without its test batch) held out for scoring, stratified and "
+                   f"seeded (default {defaults.VAL_FRACTION}; refused for a folder with its "
+                   "own val/ or test/)")
+    p.add_argument("--max-images", type=positive_int, help="training images loaded from "
+                   "--data: a seeded subset stratified by class (default: as many as the "
+                   "trainings can draw, steps x batch per seed); held-out images are capped at "
+                   f"{defaults.HELD_OUT_IMAGES:,}. A class folder without images is refused")
+    p.add_argument("--skip-bad-images", action="store_true", help="leave unreadable image "
+                   "files out (listed, and counted in the data line) instead of stopping")
     p.add_argument("--proxy-steps", type=positive_int, default=DEFAULTS.steps,
                    help="AdamW steps of each candidate's short training")
     p.add_argument("--proxy-res", type=positive_int, default=DEFAULTS.resolution,
@@ -70,7 +77,8 @@ def proxy_inputs(args: argparse.Namespace) -> dict:
     proxy = {field: getattr(args, option) for option, field in PROXY_OPTIONS.items()
              if getattr(args, option) is not None}
     return {"proxy": proxy, "seed": args.seed, "device": args.device, "data": args.data,
-            "val_fraction": args.val_fraction}
+            "val_fraction": args.val_fraction, "max_images": args.max_images,
+            "skip_bad_images": args.skip_bad_images}
 
 
 def add_device_args(p: argparse.ArgumentParser) -> None:

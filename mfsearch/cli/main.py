@@ -11,6 +11,7 @@ import sys
 from .. import __version__
 from ..compat import DefaultsHelpFormatter
 from ..errors import UserError
+from ..jobs.common import quiet_torch
 from . import analysis, attention, bench, deploy, latency, reporting, search, spaces, train
 
 
@@ -20,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
-        raise UserError(f"{self.prog}: {message}")
+        raise UserError(message)  # main() adds the one "mfsearch: error:" prefix
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_torch()
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser().parse_args(argv)

@@ -9,7 +9,8 @@ import argparse
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..families import load_model_spec
 from .analysis import size_arg
-from ..jobs.common import data_source, proxy_settings, report_path, writable_dir
+from ..jobs.common import (data_source, proxy_settings, quiet_optuna, report_path,
+                           writable_dir)
 from .common import add_proxy_args, proxy_inputs
 from .render import fitted_table, make_console, print_fitted
 
@@ -83,7 +84,9 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     if args.train:
         given = proxy_inputs(args)
         proxy = proxy_settings(given["proxy"], given["seed"], given["device"])
-        data = data_source(given["data"], given["val_fraction"], given["seed"], proxy).load()
+        data = data_source(given["data"], given["val_fraction"], given["seed"], proxy,
+                           max_images=given["max_images"],
+                           skip_bad=given["skip_bad_images"]).load()
         train, note = ablations.proxy_trainer(data, proxy,
                                               lambda m: console.print(m, highlight=False))
     results = []
@@ -101,6 +104,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     from ..reports.plots import draw_all, read_study
 
+    quiet_optuna()  # the study's front is drawn through in-memory Optuna studies
     trials = read_study(args.study) if args.study else None  # fails before any file is made
     out = writable_dir(report_path(args.out, "reports/plots"))
     paths = draw_all(out, args.families, args.logx, args.max_madds, args.study, trials)

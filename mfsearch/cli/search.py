@@ -155,8 +155,9 @@ def cmd_budget(args: argparse.Namespace) -> int:
                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                TextColumn("{task.fields[best]}"))
     # Started by the search's first event, so an error before it prints one line and no bars.
-    progress = Progress(*columns, console=console, transient=False, auto_refresh=False)
-    render = _ProgressRenderer(progress, settings, band)
+    progress = Progress(*columns, console=make_console(stderr=True), transient=False,
+                        auto_refresh=False)
+    render = _ProgressRenderer(progress, settings, band, console)
     try:
         result = job.run(render, on_block=render.block)
     except SearchInterrupted as stop:
@@ -182,17 +183,18 @@ def cmd_budget(args: argparse.Namespace) -> int:
 class _ProgressRenderer:
     """Shows a search's events as two progress bars (candidates, proxy steps) and messages."""
 
-    def __init__(self, progress: Progress, settings, band):
+    def __init__(self, progress: Progress, settings, band, console: Console):
+        """Bars go to stderr (`progress`'s console), messages to `console`."""
         self.progress, self.settings, self.band = progress, settings, band
-        self.task = self.step_task = self.lut_task = None
+        self.say = lambda text: console.print(text, highlight=False)
+        self.task = self.step_task = self.lut_task = self.load_task = None
         self.idle = "  proxy"
         self.started = False
 
     def block(self, done: int, total: int, name: str) -> None:
         """The lookup table is timing a block it has not seen (n of the spec's new ones)."""
         if not self.started:
-            self.progress.console.print(f"latency table: timing block {done + 1}/{total} "
-                                        f"({name})", highlight=False)
+            self.say(f"latency table: timing block {done + 1}/{total} ({name})")
             return
         if self.lut_task is None:
             self.lut_task = self.progress.add_task("  latency table", total=total, best="")
@@ -206,25 +208,34 @@ class _ProgressRenderer:
 
     def __call__(self, event) -> None:
         p = self.progress
-        if event.kind == "start":
+        if event.kind == "load":
+            if self.load_task is None:
+                p.start()
+                self.load_task = p.add_task("loading images", total=event.info["total"],
+                                            best="")
+            p.update(self.load_task, completed=event.done)
+        elif event.kind == "start":
+            if self.load_task is not None:
+                p.stop()
+                p.remove_task(self.load_task)
             p.start()
             self.started = True
             lo, hi = event.info["reachable"]
             if event.info["requeued"]:
-                p.console.print(f"resuming: {event.info['requeued']} interrupted trial(s) "
+                self.say(f"resuming: {event.info['requeued']} interrupted trial(s) "
                                 "queued again")
-            p.console.print(f"budget {self.band.describe()}, band [{self.band.fmt(self.band.low)}"
+            self.say(f"budget {self.band.describe()}, band [{self.band.fmt(self.band.low)}"
                             f", {self.band.fmt(self.band.budget)}]; space reaches "
                             f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; output "
-                            f"{event.info['out']}", highlight=False)
-            p.console.print(f"data: {event.info['data']}", highlight=False)
+                            f"{event.info['out']}")
+            self.say(f"data: {event.info['data']}")
             if event.info.get("workers"):
-                p.console.print(f"trainings: {event.info['workers']}", highlight=False)
+                self.say(f"trainings: {event.info['workers']}")
             flat = event.info.get("flat_because")
-            p.console.print(f"procedure: {event.info['procedure']}"
-                            + (f" ({flat})" if flat else ""), highlight=False)
+            self.say(f"procedure: {event.info['procedure']}"
+                            + (f" ({flat})" if flat else ""))
             if event.done:
-                p.console.print(f"resuming: {event.done} candidate(s) already in the study")
+                self.say(f"resuming: {event.done} candidate(s) already in the study")
             self.task = p.add_task("candidates", total=self.settings.trials, completed=event.done,
                                    best=_best_text(event.info["best"]))
             # Worker processes report whole trials, not steps: the second bar then only names
@@ -241,14 +252,14 @@ class _ProgressRenderer:
             p.update(self.step_task, description=f"  {event.message}")
         elif event.kind == "outcome":
             if event.outcome == "failed":
-                p.console.print(f"trial {event.trial} failed: {event.info['reason']}")
+                self.say(f"trial {event.trial} failed: {event.info['reason']}")
             elif event.outcome == "pruned":
-                p.console.print(f"trial {event.trial} stopped at its rung after "
-                                f"{event.info['steps']} steps", highlight=False)
+                self.say(f"trial {event.trial} stopped at its rung after "
+                                f"{event.info['steps']} steps")
             p.update(self.step_task, description=self.idle)
             p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
         elif event.kind == "stop":
-            p.console.print(f"stopping: {event.message}", highlight=False)
+            self.say(f"stopping: {event.message}")
         elif event.kind == "confirm":
             p.update(self.step_task, description=f"  {event.message}", completed=0)
         p.refresh()
@@ -265,18 +276,18 @@ def _best_text(best) -> str:
 
 
 # Leaderboard columns a narrow terminal drops first (lowest first); the rest always show.
-_DROP_ORDER = ("train s", "params (M)", "proxy top-1")
+_DROP_ORDER = ("train s", "params (M)", "rung score", "proxy top-1")
 
 
 def _print_leaderboard(console: Console, result) -> None:
     board = result.leaderboard()
-    fixed = {"rank", "trial", "proxy score", "latency (ms)", "MAdds (M)"}
+    fixed = {"rank", "trial", "state", "proxy score", "latency (ms)", "MAdds (M)"}
     columns = [(str(c).replace(" ", "\n", 1), None if c in fixed else
                 (_DROP_ORDER.index(c) if c in _DROP_ORDER else len(_DROP_ORDER) + i))
                for i, c in enumerate(board.columns)]
     rows = [[str(v) for v in row] for row in board.itertuples(index=False)]
-    table, dropped = fitted_table(console, "leaderboard (ranked by the proxy's score; top-1 is "
-                                  "on the search's data)", columns, rows, left=0)
+    table, dropped = fitted_table(console, "leaderboard (ranked by the proxy's score, pruned "
+                                  "candidates after; top-1 is on the search's data)", columns, rows, left=0)
     print_fitted(console, table, dropped, "; trials.csv has every column")
 
 

@@ -44,8 +44,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=non_negative_int, default=defaults.TRAIN_WORKERS,
                    help="DataLoader processes decoding images, per training process")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=defaults.DEVICE)
-    p.add_argument("--val-fraction", type=fraction, default=defaults.VAL_FRACTION,
-                   help="held out of a folder without its own split")
+    p.add_argument("--val-fraction", type=fraction, help="held out of a folder without its "
+                   f"own split (default {defaults.VAL_FRACTION}; refused for a folder with one)")
     p.add_argument("--set", dest="overrides", action="append", default=[],
                    metavar="KEY=VALUE", help="override a spec field (repeatable)")
     p.set_defaults(func=cmd_train)
@@ -77,25 +77,31 @@ def train_inputs(args: argparse.Namespace) -> dict:
             "command": shlex.join(["mfsearch", *args.argv])}
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    job = plan_train(**train_inputs(args))
-    quiet = int(os.environ.get("RANK", "0")) != 0  # one process of torchrun speaks
-    console = make_console(soft_wrap=True)
-    say = (lambda m: None) if quiet else (lambda m: console.print(m, highlight=False))
-    say(f"{job.spec.name}: {job.settings.epochs} epochs at {job.settings.resolution} px, "
-        f"batch {job.settings.batch}, {job.recipe}; output {job.out}")
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                        TextColumn("{task.fields[note]}"), console=console, disable=quiet)
-    bars: dict = {}
+class _TrainRenderer:
+    """A training's events as two bars on stderr (epochs, steps with images/s and ETA) and a
+    line per epoch on stdout, so logs and pipes see progress too."""
 
-    def render(event) -> None:
+    def __init__(self, epochs: int, quiet: bool = False):
+        console = make_console(soft_wrap=True)
+        self.say = (lambda m: None) if quiet else (lambda m: console.print(m, highlight=False))
+        self.epochs = epochs
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"), console=make_console(stderr=True),
+            disable=quiet)
+        self.bars: dict = {}
+
+    def __call__(self, event) -> None:
+        progress, bars = self.progress, self.bars
         if event.kind == "resume":
-            say(f"resuming after epoch {event.epoch} (from {job.out / 'checkpoint.pt'})")
+            self.say(f"resuming after epoch {event.epoch}")
         elif event.kind == "start":
-            say(f"data: {event.info['data']}; {event.info['processes']} process(es) on "
-                f"{event.info['device']}")
-            bars["epochs"] = progress.add_task("epochs", total=job.settings.epochs,
+            self.say(f"data: {event.info['data']}; {event.info['processes']} process(es) on "
+                     f"{event.info['device']}")
+            for bar in bars.values():
+                progress.remove_task(bar)
+            bars["epochs"] = progress.add_task("epochs", total=self.epochs,
                                                completed=event.epoch, note="")
             bars["steps"] = progress.add_task("  steps", total=event.steps, note="")
         elif event.kind == "step":
@@ -103,28 +109,35 @@ def cmd_train(args: argparse.Namespace) -> int:
                             note=f"loss {event.loss:.3f}, {event.images_per_s:,.0f} images/s")
         elif event.kind == "epoch":
             row = event.info
-            say(f"epoch {event.epoch}/{job.settings.epochs}: train loss {row['train_loss']:.4f}, "
-                f"held-out loss {row['val_loss']:.4f}, top-1 {100 * row['val_top1']:.2f}% "
-                f"(EMA {100 * row['ema_val_top1']:.2f}%), {row['images_per_s']:,.0f} images/s, "
-                f"{row['seconds']:.0f} s")
+            self.say(f"epoch {event.epoch}/{self.epochs}: train loss {row['train_loss']:.4f}, "
+                     f"held-out loss {row['val_loss']:.4f}, top-1 {100 * row['val_top1']:.2f}% "
+                     f"(EMA {100 * row['ema_val_top1']:.2f}%), {row['images_per_s']:,.0f} "
+                     f"images/s, {row['seconds']:.0f} s")
             progress.update(bars["epochs"], completed=event.epoch,
                             note=f"top-1 {100 * row['val_top1']:.1f}% (EMA "
                                  f"{100 * row['ema_val_top1']:.1f}%)")
             progress.reset(bars["steps"])
 
+
+def cmd_train(args: argparse.Namespace) -> int:
+    job = plan_train(**train_inputs(args))
+    render = _TrainRenderer(job.settings.epochs,
+                            quiet=int(os.environ.get("RANK", "0")) != 0)  # one process speaks
+    render.say(f"{job.spec.name}: {job.settings.epochs} epochs at {job.settings.resolution} px, "
+               f"batch {job.settings.batch}, {job.recipe}; output {job.out}")
     try:
-        with progress:
+        with render.progress:
             history = job.run(render)
     except KeyboardInterrupt:
-        say(f"interrupted: finished epochs are kept in {job.out}; resume with the same "
-            "command")
+        render.say(f"interrupted: finished epochs are kept in {job.out}; resume with the same "
+                   "command")
         return 130
     if history:
         last = history[-1]
-        say(f"epoch {last['epoch']}: held-out top-1 {100 * last['val_top1']:.2f}% (EMA "
-            f"{100 * last['ema_val_top1']:.2f}%); wrote {job.out / 'model.safetensors'}, "
-            f"{job.out / 'model-ema.safetensors'}, {job.out / 'history.csv'}, "
-            f"{job.out / 'history.png'}")
+        render.say(f"epoch {last['epoch']}: held-out top-1 {100 * last['val_top1']:.2f}% (EMA "
+                   f"{100 * last['ema_val_top1']:.2f}%); wrote {job.out / 'model.safetensors'}, "
+                   f"{job.out / 'model-ema.safetensors'}, {job.out / 'history.csv'}, "
+                   f"{job.out / 'history.png'}")
     return 0
 
 
@@ -141,8 +154,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     say = lambda m: console.print(m, highlight=False)  # noqa: E731
     say(f"verifying {job.folder} on {job.data_name}: {job.epochs} epochs x {job.seeds} seeds "
         "per design; finished trainings are kept and not redone")
+    render = _TrainRenderer(job.epochs)
     try:
-        result = job.run(say)
+        with render.progress:
+            result = job.run(say, render)
     except KeyboardInterrupt:
         say(f"interrupted: finished trainings are kept under {job.folder / 'verify'}; resume "
             "with the same command")

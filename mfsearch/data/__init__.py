@@ -7,15 +7,16 @@ import hashlib
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import defaults
 from ..errors import UserError
 from . import synthetic
-from .folders import (check_folder, class_folders, held_out_folder, image_files, same_classes,
-                      split_indices)
+from .folders import check_folder, index_folder, split_indices, stratified_subset
 
 MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -32,6 +33,8 @@ class Dataset:
     synthetic_sizes: tuple[int, int] = (0, 0)
     seed: int = 0
     classes: tuple[str, ...] = ()  # class names, for data from disk
+    held_out: str = ""  # where the held-out images come from, in words
+    skipped: tuple[str, ...] = ()  # unreadable files left out (--skip-bad-images)
     _cache: dict = field(default_factory=dict)
 
     def train(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,8 +67,10 @@ class Dataset:
     def describe(self, resolution: int) -> str:
         """What a run trains on, in the words every run prints and reports."""
         train, held = self.sizes()
-        return (f"{self.name}: {self.num_classes} classes, {train:,} train / {held:,} held-out "
-                f"images, at {resolution} px")
+        where = f" ({self.held_out})" if self.held_out else ""
+        bad = f", {len(self.skipped)} unreadable skipped" if self.skipped else ""
+        return (f"{self.name}: {self.num_classes} classes, {train:,} train / {held:,} held-out"
+                f"{where} images{bad}, at {resolution} px")
 
     def val(self, resolution: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self._split("val", resolution)
@@ -99,7 +104,8 @@ def _normalise(images: torch.Tensor, resolution: int) -> torch.Tensor:
     return ((x - MEAN) / STD).contiguous()
 
 
-def builtin(train_size: int = 8192, val_size: int = 4096, seed: int = 0) -> Dataset:
+def builtin(train_size: int = 8192, val_size: int = defaults.HELD_OUT_IMAGES,
+            seed: int = 0) -> Dataset:
     """The built-in task. 4096 held-out images keep the score's sampling error (about 0.008 at
     60% accuracy) well below the seed-to-seed spread of a short training.
 
@@ -108,23 +114,34 @@ def builtin(train_size: int = 8192, val_size: int = 4096, seed: int = 0) -> Data
                    synthetic_sizes=(train_size, val_size), seed=seed)
 
 
+Progress = Callable[[int, int], None]  # (images decoded, images to decode)
 
 
-
-def load(path: str | Path | None, val_fraction: float = 0.2, seed: int = 0,
-         max_images: int | None = None, load_size: int = 128) -> Dataset:
+def load(path: str | Path | None, val_fraction: float | None = None, seed: int = 0,
+         max_images: int | None = None, load_size: int = 128,
+         max_held_out: int | None = None, skip_bad: bool = False,
+         progress: Progress | None = None) -> Dataset:
     """`None` -> the built-in task; a folder -> CIFAR pickles or ImageFolder, by what it holds.
-    Images from disk are decoded once at `load_size` (pass the proxy's resolution) and kept as
-    uint8, so memory grows with the images' count, not their files' size."""
+    `max_images` (training) and `max_held_out` cap the splits to seeded subsets stratified by
+    class, chosen before anything is decoded. Images from disk are decoded once at `load_size`
+    (pass the proxy's resolution) and kept as uint8, so memory grows with the images kept, not
+    with the folder. `skip_bad` leaves unreadable files out (named in `Dataset.skipped`)
+    instead of stopping at the first."""
     if path is None:
         return builtin(seed=seed)
     root = check_folder(Path(path))
     if is_cifar(root):
-        return _load_cifar(root, val_fraction, seed, max_images)
-    held_out = held_out_folder(root)
-    if held_out is not None:
-        return _load_split_folders(root, held_out, seed, max_images, load_size)
-    return _load_image_folder(root, val_fraction, seed, max_images, load_size)
+        return _load_cifar(root, val_fraction, seed, max_images, max_held_out)
+    index = index_folder(root, val_fraction, seed, max_images, max_held_out)
+    total = len(index.train) + len(index.val)
+    report = progress or (lambda done, total: None)
+    skipped: list[str] = []
+    train = _decode(index.train, load_size, skip_bad, skipped, lambda n: report(n, total))
+    val = _decode(index.val, load_size, skip_bad, skipped,
+                  lambda n: report(len(index.train) + n, total))
+    return Dataset(name=f"imagefolder:{root.name}", num_classes=len(index.classes),
+                   _train=train, _val=val, seed=seed, classes=index.classes,
+                   held_out=index.held_out, skipped=tuple(skipped))
 
 
 def is_cifar(root: Path) -> bool:
@@ -137,44 +154,34 @@ def _split(images: torch.Tensor, labels: torch.Tensor, val_fraction: float, seed
     return (images[tr], labels[tr]), (images[va], labels[va])
 
 
-def _decode(root: Path, classes: list[str], seed: int, max_images: int | None,
-            load_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every image of the class folders at load_size x load_size, uint8, and the labels."""
+def decode_error(path: Path, exc: Exception) -> str:
+    """Why an image could not be read, on one line, with Pillow's reason."""
+    reason = " ".join(str(exc).split())
+    return f"cannot decode {path} ({exc.__class__.__name__}{': ' + reason if reason else ''})"
+
+
+def _decode(files: tuple[tuple[Path, int], ...], load_size: int, skip_bad: bool,
+            skipped: list[str], done: Callable[[int], None]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images at load_size x load_size, uint8, and their labels."""
     from PIL import Image, UnidentifiedImageError
 
-    files = image_files(root, classes)
-    if max_images:
-        g = torch.Generator().manual_seed(seed)
-        files = [files[i] for i in torch.randperm(len(files), generator=g)[:max_images].tolist()]
     images = torch.empty(len(files), 3, load_size, load_size, dtype=torch.uint8)
+    keep = torch.ones(len(files), dtype=torch.bool)
     for n, (f, _) in enumerate(files):
         try:
             with Image.open(f) as img:
                 img = img.convert("RGB").resize((load_size, load_size), Image.BILINEAR)
                 images[n] = torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise UserError(f"--data: cannot decode {f} ({exc.__class__.__name__})") from None
-    return images, torch.tensor([label for _, label in files])
-
-
-def _load_image_folder(root: Path, val_fraction: float, seed: int, max_images: int | None,
-                       load_size: int) -> Dataset:
-    classes = class_folders(root, str(root))
-    train, val = _split(*_decode(root, classes, seed, max_images, load_size), val_fraction, seed)
-    return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
-                   _val=val, seed=seed, classes=tuple(classes))
-
-
-def _load_split_folders(root: Path, held_out: Path, seed: int, max_images: int | None,
-                        load_size: int) -> Dataset:
-    """root/train/<class>/... and root/val/<class>/... (or valid, validation, test)."""
-    classes = class_folders(root / "train", str(root / "train"))
-    same_classes(root, held_out, classes, class_folders(held_out, str(held_out)))
-    val_cap = max(1, max_images // 5) if max_images else None
-    train = _decode(root / "train", classes, seed, max_images, load_size)
-    val = _decode(held_out, classes, seed, val_cap, load_size)
-    return Dataset(name=f"imagefolder:{root.name}", num_classes=len(classes), _train=train,
-                   _val=val, seed=seed, classes=tuple(classes))
+            if not skip_bad:
+                raise UserError(f"--data: {decode_error(f, exc)}; --skip-bad-images leaves "
+                                "such files out") from None
+            skipped.append(str(f))
+            keep[n] = False
+        if (n + 1) % 256 == 0 or n + 1 == len(files):
+            done(n + 1)
+    labels = torch.tensor([label for _, label in files], dtype=torch.long)
+    return (images, labels) if bool(keep.all()) else (images[keep], labels[keep])
 
 
 class _CifarUnpickler(pickle.Unpickler):
@@ -207,7 +214,8 @@ def _cifar_arrays(batch: dict, path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     return x, torch.tensor(list(labels), dtype=torch.long)
 
 
-def _load_cifar(root: Path, val_fraction: float, seed: int, max_images: int | None) -> Dataset:
+def _load_cifar(root: Path, val_fraction: float | None, seed: int, max_images: int | None,
+                max_held_out: int | None) -> Dataset:
     """CIFAR-10 (data_batch_*, test_batch) or CIFAR-100 (train, test) python pickles. The
     score is taken on the official test split when present, else on a held-out split."""
     if (root / "data_batch_1").exists():
@@ -217,14 +225,19 @@ def _load_cifar(root: Path, val_fraction: float, seed: int, max_images: int | No
         train_files, test_file = [root / "train"], root / "test"
     parts = [_cifar_arrays(_unpickle(f), f) for f in train_files]
     x, y = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
-    if max_images:
-        x, y = x[:max_images], y[:max_images]
-    num_classes = int(y.max()) + 1
     if test_file.exists():
+        if val_fraction is not None:
+            raise UserError(f"--val-fraction {val_fraction}: {root} has its own test batch "
+                            f"{test_file.name}, which is used as it is")
         train, val = (x, y), _cifar_arrays(_unpickle(test_file), test_file)
-        if max_images:
-            val = (val[0][: max(1, max_images // 5)], val[1][: max(1, max_images // 5)])
+        held_out = test_file.name
     else:
-        train, val = _split(x, y, val_fraction, seed)
-    return Dataset(name=f"cifar:{root.name}", num_classes=max(num_classes, int(val[1].max()) + 1),
-                   _train=train, _val=val, seed=seed)
+        fraction = defaults.VAL_FRACTION if val_fraction is None else val_fraction
+        train, val = _split(x, y, fraction, seed)
+        held_out = f"{fraction:.0%} of each class held out (seed {seed})"
+    num_classes = max(int(train[1].max()), int(val[1].max())) + 1
+    pick = lambda split, count: tuple(  # noqa: E731
+        t[stratified_subset(split[1], count, seed)] for t in split)
+    return Dataset(name=f"cifar:{root.name}", num_classes=num_classes,
+                   _train=pick(train, max_images), _val=pick(val, max_held_out), seed=seed,
+                   held_out=held_out)

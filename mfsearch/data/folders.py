@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from .. import defaults
 from ..errors import UserError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -24,9 +25,16 @@ def check_folder(root: Path) -> Path:
 
 
 def held_out_folder(root: Path) -> Path | None:
-    """root/val (or valid, validation, test) when root/train is there too: the split to use."""
+    """root/val (or valid, validation, test) when root/train is there too: the split to use.
+    A train/ without one is refused rather than taken for a class folder."""
     held_out = next((root / n for n in HELD_OUT_FOLDERS if (root / n).is_dir()), None)
-    return held_out if (root / "train").is_dir() and held_out is not None else None
+    if not (root / "train").is_dir():
+        return None
+    if held_out is None:
+        raise UserError(f"--data {root}: train/ has no held-out folder beside it (one of "
+                        f"{', '.join(n + '/' for n in HELD_OUT_FOLDERS)}); add one, or pass "
+                        f"--data {root / 'train'} to hold out --val-fraction of it")
+    return held_out
 
 
 def class_folders(root: Path, where: str) -> list[str]:
@@ -39,11 +47,17 @@ def class_folders(root: Path, where: str) -> list[str]:
 
 
 def image_files(root: Path, classes: list[str]) -> list[tuple[Path, int]]:
-    """Every image of the class folders with its label, in a fixed order."""
+    """Every image of the class folders with its label, in a fixed order. A class folder
+    without images is refused: it would be trained as a class no image shows."""
     files = [(f, i) for i, c in enumerate(classes) for f in sorted((root / c).rglob("*"))
              if f.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise UserError(f"--data {root}: no images (jpg/png/bmp/webp) in the class folders")
+    empty = sorted(set(classes) - {classes[label] for _, label in files})
+    if empty:
+        raise UserError(f"--data {root}: {len(empty)} class folder{'s' if len(empty) > 1 else ''}"
+                        f" without images ({', '.join(empty)}); remove "
+                        f"{'them' if len(empty) > 1 else 'it'} or add images")
     return files
 
 
@@ -73,28 +87,64 @@ def split_indices(labels: torch.Tensor, val_fraction: float,
     return tr, va
 
 
+def stratified_subset(labels: torch.Tensor, count: int | None, seed: int) -> torch.Tensor:
+    """At most `count` indices (all when None or enough), each class keeping its share (largest
+    remainders first), drawn by `seed`; in the original order."""
+    n = labels.numel()
+    if count is None or count >= n:
+        return torch.arange(n)
+    classes, sizes = labels.unique(return_counts=True)
+    exact = sizes.double() * count / n
+    take = exact.floor().long()
+    extra = count - int(take.sum())
+    take[torch.argsort(-(exact - take), stable=True)[:extra]] += 1
+    g = torch.Generator().manual_seed(seed)
+    chosen = []
+    for c, k in zip(classes.tolist(), take.tolist()):
+        idx = (labels == c).nonzero().flatten()
+        chosen.append(idx[torch.randperm(idx.numel(), generator=g)[:k]])
+    return torch.cat(chosen).sort().values
+
+
 @dataclass(frozen=True)
 class FolderIndex:
-    """An image folder's files, split: (path, label) lists and the class names."""
+    """An image folder's files, split: (path, label) lists, the class names, and the held-out
+    split in words."""
 
     root: Path
     classes: tuple[str, ...]
     train: tuple[tuple[Path, int], ...]
     val: tuple[tuple[Path, int], ...]
+    held_out: str
 
 
-def index_folder(root: str | Path, val_fraction: float, seed: int) -> FolderIndex:
+def _subset(files: list[tuple[Path, int]], count: int | None,
+            seed: int) -> tuple[tuple[Path, int], ...]:
+    keep = stratified_subset(torch.tensor([label for _, label in files]), count, seed)
+    return tuple(files[i] for i in keep.tolist())
+
+
+def index_folder(root: str | Path, val_fraction: float | None, seed: int,
+                 max_train: int | None = None, max_val: int | None = None) -> FolderIndex:
     """root/train + root/val (or test...) as they are, or one folder of class folders split by
-    `split_indices`."""
+    `split_indices` (`val_fraction`; None: the default). Each split can be capped to a seeded
+    subset stratified by class; nothing is decoded here."""
     root = check_folder(Path(root))
     held_out = held_out_folder(root)
     if held_out is not None:
+        if val_fraction is not None:
+            raise UserError(f"--val-fraction {val_fraction}: {root} has its own held-out "
+                            f"folder {held_out.name}/, which is used as it is")
         classes = class_folders(root / "train", str(root / "train"))
         same_classes(root, held_out, classes, class_folders(held_out, str(held_out)))
-        return FolderIndex(root, tuple(classes), tuple(image_files(root / "train", classes)),
-                           tuple(image_files(held_out, classes)))
-    classes = class_folders(root, str(root))
-    files = image_files(root, classes)
-    tr, va = split_indices(torch.tensor([label for _, label in files]), val_fraction, seed)
-    return FolderIndex(root, tuple(classes), tuple(files[i] for i in tr.tolist()),
-                       tuple(files[i] for i in va.tolist()))
+        train, val = image_files(root / "train", classes), image_files(held_out, classes)
+        words = f"{held_out.name}/"
+    else:
+        fraction = defaults.VAL_FRACTION if val_fraction is None else val_fraction
+        classes = class_folders(root, str(root))
+        files = image_files(root, classes)
+        tr, va = split_indices(torch.tensor([label for _, label in files]), fraction, seed)
+        train, val = [files[i] for i in tr.tolist()], [files[i] for i in va.tolist()]
+        words = f"{fraction:.0%} of each class held out (seed {seed})"
+    return FolderIndex(root, tuple(classes), _subset(train, max_train, seed),
+                       _subset(val, max_val, seed), words)

@@ -65,14 +65,15 @@ class Engine:
     def label(self) -> str:
         return f"{self.name} {self.version()}".strip()
 
-    def require(self) -> Engine:
-        """The engine, or a one-line error saying what to install."""
+    def require(self, asked: str = "") -> Engine:
+        """The engine, or a one-line error saying what to install; `asked` is the option the
+        user gave that needs it (default: `--engine NAME`)."""
         for module in self.modules:
             try:
                 importlib.import_module(module)
             except ImportError as exc:
-                raise UserError(f"--engine {self.name} needs {self.package} ({DEPLOY_HINT}): "
-                                f"{exc}") from None
+                raise UserError(f"{asked or '--engine ' + self.name} needs {self.package} "
+                                f"({DEPLOY_HINT}): {exc}") from None
         return self
 
     def export(self, model: nn.Module, inputs: tuple, path: Path, dynamic_batch: bool,

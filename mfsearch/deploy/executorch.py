@@ -99,9 +99,9 @@ class ExecuTorchEngine(Engine):
     profile_note = ("ExecuTorch's Python runtime exposes no per-delegate timing: whole-model "
                     "time only")
 
-    def require(self):
+    def require(self, asked: str = ""):
         with native_stderr_silenced():
-            return super().require()
+            return super().require(asked)
 
     def export(self, model, inputs, path, dynamic_batch, pillars):
         outside = export_program(model, inputs, path)

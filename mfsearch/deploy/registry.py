@@ -32,7 +32,7 @@ def engine_for_format(name: str) -> Engine:
     formats = {e.format: e for e in ENGINES.values() if e.format}
     if name not in formats:
         raise UserError(f"--format: expected one of {', '.join(formats)}, got {name!r}")
-    return formats[name]().require()
+    return formats[name]().require(f"--format {name}")
 
 
 for _engine in (TorchEngine, OnnxRuntimeEngine, ExecuTorchEngine):

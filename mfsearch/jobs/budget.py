@@ -20,7 +20,7 @@ from ..nas.settings import SearchSettings, parse_objectives
 from ..proxy.config import ProxyConfig
 from ..proxy.options import DeviceOptions
 from ..space import load_space
-from .common import (DataSource, data_source, default_out, proxy_settings, quiet_optuna,
+from .common import (DataSource, check_writable, data_source, default_out, proxy_settings, quiet_optuna,
                      writable_dir)
 
 
@@ -39,16 +39,20 @@ class SearchJob:
             on_block: Callable[[int, int, str], None] | None = None):
         """Search; returns a `mfsearch.nas.run.SearchResult`. `on_event` gets every
         `SearchEvent`; `on_block(done, total, name)` each block a latency table times."""
-        from ..nas.run import run_search
+        from ..nas.run import SearchEvent, run_search
 
         quiet_optuna()
         table = self.settings.band.latency or self.settings.latency
         if table is not None and on_block is not None:
             table.progress = on_block
-        # An unreachable budget fails before the data is read or the folder is made.
+        emit = on_event or (lambda event: None)
+        # Nothing is written before the budget, the folder and the data have passed.
         check_reachable(self.settings.space, self.settings.band)
-        out = writable_dir(self.out)
-        return run_search(self.settings, self.data.load(), out, on_event,
+        check_writable(self.out)
+        data = self.data.load(lambda done, total: emit(
+            SearchEvent("load", done=done, info={"total": total})))
+        data.check_batch(self.settings.proxy.batch_size)
+        return run_search(self.settings, data, writable_dir(self.out), on_event,
                           storage=self.storage, study_name=self.study_name,
                           command=self.command)
 
@@ -91,7 +95,8 @@ def plan_search(budget: str | int = defaults.BUDGET, *, space: str | Path | None
                 jobs: int | None = None, devices: str | list[str] | None = None,
                 per_device: int | None = None, precision: str = defaults.PRECISION,
                 deterministic: bool = False, graphs: bool = True,
-                data: str | Path | None = None, val_fraction: float = defaults.VAL_FRACTION,
+                data: str | Path | None = None, val_fraction: float | None = None,
+                max_images: int | None = None, skip_bad_images: bool = False,
                 out: str | Path | None = None, storage: str | None = None,
                 study_name: str | None = None, fidelity_record: str | Path | None = None,
                 latency_table_file: str | Path | None = None,
@@ -135,7 +140,9 @@ def plan_search(budget: str | int = defaults.BUDGET, *, space: str | Path | None
         load_model_spec(control)  # a bad control fails before any work
     if storage and study_name is None:
         study_name = f"budget-{budget}"
-    return SearchJob(settings, data_source(data, val_fraction, seed, cfg),
+    drawn = (confirm_seeds + 1) * cfg.steps * cfg.batch_size  # every seed's draw, at most
+    return SearchJob(settings, data_source(data, val_fraction, seed, cfg, drawn, max_images,
+                                           skip_bad_images),
                      Path(out) if out is not None else default_out(), storage, study_name,
                      command or f"mfsearch.search({budget!r}, trials={trials})")
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Callable
 
 from .. import defaults
 from ..errors import UserError
@@ -34,25 +37,50 @@ def proxy_settings(proxy: dict | ProxyConfig | None, seed: int = defaults.SEED,
 @dataclass(frozen=True)
 class DataSource:
     """The images a training job reads: a folder (None: the built-in task), decoded at the
-    proxy's resolution, with `val_fraction` held out when the folder has no split."""
+    proxy's resolution, with `val_fraction` held out when the folder has no split (None: the
+    default), each split capped to a seeded subset stratified by class."""
 
     path: str | None
-    val_fraction: float
+    val_fraction: float | None
     seed: int
     load_size: int
+    max_images: int  # training images kept
+    max_held_out: int = defaults.HELD_OUT_IMAGES
+    skip_bad: bool = False
 
-    def load(self):
+    def load(self, progress: Callable[[int, int], None] | None = None):
         from .. import data as datasets
 
         return datasets.load(self.path, val_fraction=self.val_fraction, seed=self.seed,
-                             load_size=self.load_size)
+                             load_size=self.load_size, max_images=self.max_images,
+                             max_held_out=self.max_held_out, skip_bad=self.skip_bad,
+                             progress=progress)
 
 
-def data_source(data: str | Path | None, val_fraction: float, seed: int,
-                proxy: ProxyConfig) -> DataSource:
-    if not 0 <= val_fraction < 1:
+def data_source(data: str | Path | None, val_fraction: float | None, seed: int,
+                proxy: ProxyConfig, drawn: int | None = None, max_images: int | None = None,
+                skip_bad: bool = False) -> DataSource:
+    """`max_images` defaults to `drawn`, every training image the job's trainings can draw
+    (each draws its batches without repeats; by default one proxy training's): more would
+    never be seen, and a folder of any size loads in the same memory."""
+    if val_fraction is not None and not 0 <= val_fraction < 1:
         raise UserError(f"--val-fraction {val_fraction}: expected a number in [0, 1)")
-    return DataSource(None if data is None else str(data), val_fraction, seed, proxy.resolution)
+    cap = max_images if max_images is not None else drawn or proxy.steps * proxy.batch_size
+    if not isinstance(cap, int) or cap < 1:
+        raise UserError(f"--max-images {max_images}: expected a positive integer")
+    return DataSource(None if data is None else str(data), val_fraction, seed, proxy.resolution,
+                      cap, skip_bad=skip_bad)
+
+
+def check_writable(out: Path, option: str = "--out") -> None:
+    """That `out` could be made and written, without making it: a job that fails later on its
+    inputs leaves no folder behind."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{option} {out}: not a folder")
+    parent = next(p for p in [out, *out.absolute().parents] if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"{option} {out}: cannot write there ({parent} is not writable)")
 
 
 def writable_dir(out: Path, option: str = "--out") -> Path:
@@ -84,6 +112,18 @@ def report_path(value: str | Path | None, default: str, option: str = "--out") -
         raise UserError(f"{option} is needed here: its default, {default}, is the reports folder "
                         "of a checkout of mfsearch, and this folder is not one")
     return Path(default)
+
+
+# Warnings torch logs for what a run does not use: CUDA build files on a machine without a GPU,
+# torchvision's detection ops when exporting a classifier.
+QUIET_LOGGERS = ("torch.utils.cpp_extension", "torch.onnx._internal.exporter._registration")
+
+
+def quiet_torch() -> None:
+    """Raise the loggers of QUIET_LOGGERS to errors: their lines would say nothing about the
+    run."""
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def quiet_optuna() -> None:

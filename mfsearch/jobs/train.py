@@ -47,7 +47,7 @@ def plan_train(model: Any, data: str | Path | None = None, *, epochs: int,
                ema_decay: float = defaults.TRAIN_EMA_DECAY,
                resolution: int = defaults.RESOLUTION, seed: int = defaults.SEED,
                workers: int = defaults.TRAIN_WORKERS, device: str = defaults.DEVICE,
-               val_fraction: float = defaults.VAL_FRACTION, overrides: list[str] | None = None,
+               val_fraction: float | None = None, overrides: list[str] | None = None,
                command: str | None = None) -> TrainJob:
     """Every input of `mfsearch train` (see `mfsearch train -h`), checked before any work: the
     model, the data's layout, the settings, and a resume against the run in `out`."""

@@ -67,7 +67,7 @@ def plan_verify(run: str | Path, *, epochs: int, seeds: int = 3,
         raise UserError(f"{folder}: the search ran on {searched}; name its folder with --data")
     size = resolution or report.get("proxy", {}).get("resolution", ProxyConfig.resolution)
     name = searched if data is None else f"{Path(data).name} ({data})"
-    images = open_data(data, size, defaults.VAL_FRACTION, defaults.SEED)
+    images = open_data(data, size, None, defaults.SEED)
     return VerifyJob(folder, None if data is None else str(data), name, epochs, seeds,
                      Guessing(images.num_classes, len(images.val)),
                      {"batch": batch, "resolution": size, "workers": workers,

@@ -12,6 +12,7 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
+from ..data import Dataset
 from ..families import family_of, spec_from_yaml
 from ..fidelity.record import fidelity_summary, load_record
 from ..figures import new_figure, save_figure
@@ -94,15 +95,29 @@ def pillar_groups(trials: list[optuna.trial.FrozenTrial]) -> dict[str, tuple[str
     return family.display.groups(family.pillars)
 
 
+def pruned(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Candidates stopped at a rung, the furthest and best first."""
+    stopped = [t for t in evaluated(study) if t.state == TrialState.PRUNED]
+    return sorted(stopped, key=lambda t: (-t.user_attrs["steps_trained"],
+                                          -t.user_attrs["rung_score"]))
+
+
 def leaderboard(study: optuna.Study) -> pd.DataFrame:
+    """Every evaluated candidate: the trained ones by proxy score, then those a rung stopped
+    (by the rung they reached, then their score there, which is no full score)."""
     done = sorted(trained(study), key=lambda t: -proxy_score(t))
-    groups = pillar_groups(done)
+    groups = pillar_groups(done or pruned(study))
     rows = []
-    for rank, t in enumerate(done, 1):
+    for rank, t in enumerate([*done, *pruned(study)], 1):
         a = t.user_attrs
         p = a["pillars"]
-        row = {"rank": rank, "trial": t.number, "proxy score": round(proxy_score(t), 4),
-               "steps": a.get("steps_trained"), "proxy top-1": round(a["proxy_top1"], 4)}
+        full = t.state == TrialState.COMPLETE
+        row = {"rank": rank, "trial": t.number,
+               "state": "trained" if full else f"pruned at {a['steps_trained']}",
+               "proxy score": round(proxy_score(t), 4) if full else "-",
+               "rung score": "-" if full else round(a["rung_score"], 4),
+               "steps": a.get("steps_trained"),
+               "proxy top-1": round(a["proxy_top1"], 4) if full else "-"}
         if "latency_ms" in a:
             row["latency (ms)"] = round(a["latency_ms"], 2)
         row["MAdds (M)"] = round(a["madds"] / 1e6, 2)
@@ -110,7 +125,10 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
                     for name, keys in groups.items()})
         row.update({"params (M)": round(a["params"] / 1e6, 2), "train s": a.get("train_seconds")})
         rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    if len(frame) and not (frame["state"] != "trained").any():
+        frame = frame.drop(columns=["state", "rung score"])
+    return frame
 
 
 def draw_candidates(ax, points: list[tuple[float, float]], scale: float = 1e6) -> None:
@@ -130,6 +148,11 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
     by_latency = band.metric == "latency" or "latency" in settings.objectives
     key, scale = ("latency_ms", 1.0) if by_latency else ("madds", 1e6)
     draw_candidates(ax, [(proxy_score(t), t.user_attrs[key]) for t in trained(study)], scale)
+    stopped = pruned(study)
+    if stopped:
+        ax.scatter([t.user_attrs[key] / scale for t in stopped],
+                   [t.user_attrs["rung_score"] for t in stopped], marker="x", s=18, color="0.5",
+                   label=f"pruned at a rung ({len(stopped)}; score at that rung)")
     if by_latency == (band.metric == "latency"):  # the band is on this axis
         ax.axvspan(band.low / scale, band.budget / scale, color="0.9", zorder=0,
                    label="budget band")
@@ -143,11 +166,13 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
     save_figure(fig, path, dpi=120)
 
 
-def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data_name: str,
-                  command: str, data_text: str = "", confirmation=None) -> dict[str, Path]:
+def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data: Dataset,
+                  command: str, confirmation=None) -> dict[str, Path]:
     """trials.csv, best.yaml (the confirmed pick, or the best proxy score without a
     confirmation), report.md, report.json and pareto.png."""
     from .confirm import markdown
+
+    data_name, data_text = data.name, data.describe(settings.proxy.resolution)
 
     out.mkdir(parents=True, exist_ok=True)
     paths = {"trials": out / "trials.csv", "best": out / "best.yaml", "report": out / "report.md",
@@ -159,7 +184,8 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
     if done:
         best = (study.trials[confirmation.pick.trial] if confirmation is not None
                 else best_trained(done))
-        _atomic_write(paths["best"], provenance(best, settings, command) + best.user_attrs[
+        _atomic_write(paths["best"], provenance(best, settings, command, data)
+                      + best.user_attrs[
             "spec"].replace(f"name: trial-{best.number}", f"name: search-best-trial-{best.number}",
                             1))
     plot_front(study, settings, paths["plot"])
@@ -176,7 +202,8 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"- proxy: {proxy.steps} AdamW steps, batch {proxy.batch_size}, {proxy.resolution}x"
         f"{proxy.resolution}, lr {proxy.lr:g} cosine, data {data_name}; score: "
         f"{proxy.describe_score()} (higher is better)",
-        *([f"- data: {data_text}"] if data_text else []),
+        f"- data: {data_text}",
+        *([f"- classes: {', '.join(data.classes)}"] if data.classes else []),
         f"- procedure: {settings.procedure()}",
         *([f"- trainings: {describe(settings)}; {repeatability(settings)}"]
           if settings.workers() else []),
@@ -184,7 +211,8 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label(),
                                                     settings.space.family, record), "",
         "## Leaderboard (ranked by the proxy's score; top-1 is on the search's data, not "
-        "ImageNet accuracy)", "",
+        "ImageNet accuracy; candidates a rung stopped follow, with their score at that rung)",
+        "",
         board.to_markdown(index=False) if len(board) else "_no trained candidates yet_", "",
         "MAdds columns in millions" + "".join(
             f"; `{name}` is {' + '.join(f'`{p}`' for p in pillars)}"
@@ -201,8 +229,10 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
     return paths
 
 
-def provenance(trial: optuna.trial.FrozenTrial, settings: SearchSettings, command: str) -> str:
-    """The comment block best.yaml opens with: where the spec came from."""
+def provenance(trial: optuna.trial.FrozenTrial, settings: SearchSettings, command: str,
+               data: Dataset) -> str:
+    """The comment block best.yaml opens with: where the spec came from, and why its head
+    may not have the data's classes."""
     from .. import __version__
 
     band = settings.band
@@ -213,8 +243,15 @@ def provenance(trial: optuna.trial.FrozenTrial, settings: SearchSettings, comman
              f"MAdds" if band.metric == "madds" else
              f"trial {trial.number}: proxy score {proxy_score(trial):.4f}, "
              f"{trial.user_attrs.get('latency_ms', float('nan')):.2f} ms predicted",
-             f"band: [{band.fmt(band.low)}, {band.fmt(band.budget)}] {band.describe()}"]
+             f"band: [{band.fmt(band.low)}, {band.fmt(band.budget)}] {band.describe()}",
+             f"searched on {data.name} ({data.num_classes} classes); the head below keeps "
+             f"num_classes {spec_head(trial)}, as the band's costs count it (ImageNet-style); "
+             "`mfsearch train` sets it to the data's classes"]
     return "".join(f"# {line}\n" for line in lines)
+
+
+def spec_head(trial: optuna.trial.FrozenTrial) -> int:
+    return spec_from_yaml(trial.user_attrs["spec"], f"trial {trial.number}").num_classes
 
 
 def _atomic_write(path: Path, text: str) -> None:

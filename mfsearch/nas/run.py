@@ -37,6 +37,7 @@ MAX_CONSECUTIVE_DUPLICATES = 50
 @dataclass(frozen=True)
 class SearchEvent:
     """What happened: `kind` is one of
+    - "load": `done` of `info["total"]` images decoded (a folder from disk, before "start");
     - "start": `done` candidates are evaluated already (trained, or stopped at a rung); `info`
       has reachable (lo, hi), requeued (interrupted trials queued again), out, data (what it
       trains on, in words), best (the best trial so far), procedure (in words) and
@@ -189,7 +190,6 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
     study = open_study(storage or default_storage(out), study_name or "mfsearch", settings,
                        shared=shared, identity=study_identity(settings, data), where=where)
     requeued = 0 if shared else requeue_interrupted(study)
-    name = data.name
     described = data.describe(settings.proxy.resolution)
     done = trained(study)
     count = len(evaluated(study))
@@ -223,7 +223,7 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
                                    lambda message: emit(SearchEvent("confirm",
                                                                     message=message)))
     except KeyboardInterrupt:
-        paths = write_outputs(study, settings, out, name, command, described)
+        paths = write_outputs(study, settings, out, data, command)
         raise SearchInterrupted(SearchResult(study, out, paths, "interrupted")) from None
-    paths = write_outputs(study, settings, out, name, command, described, confirmation)
+    paths = write_outputs(study, settings, out, data, command, confirmation)
     return SearchResult(study, out, paths, stopped, confirmation)

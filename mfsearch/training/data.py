@@ -81,7 +81,7 @@ class Images(torch.utils.data.Dataset):
             with Image.open(path) as img:
                 array = np.asarray(img.convert("RGB")).copy()
         except (UnidentifiedImageError, OSError, ValueError) as exc:
-            raise UserError(f"--data: cannot decode {path} ({exc.__class__.__name__})") from None
+            raise UserError(f"--data: {datasets.decode_error(path, exc)}") from None
         return torch.from_numpy(array).permute(2, 0, 1)
 
     def __getitem__(self, index: int):
@@ -112,13 +112,15 @@ class TrainingData:
     num_classes: int
     train: torch.utils.data.Dataset
     val: torch.utils.data.Dataset
+    held_out: str = ""  # where the held-out images come from, in words
 
     def describe(self) -> str:
+        where = f" ({self.held_out})" if self.held_out else ""
         return (f"{self.name}: {self.num_classes} classes, {len(self.train):,} train / "
-                f"{len(self.val):,} held-out images")
+                f"{len(self.val):,} held-out{where} images")
 
 
-def open_data(path: str | Path | None, size: int, val_fraction: float,
+def open_data(path: str | Path | None, size: int, val_fraction: float | None,
               seed: int) -> TrainingData:
     """The images at `path` (an ImageFolder, split or not, streamed from disk; CIFAR python
     pickles, held in RAM as uint8), or the built-in task (None)."""
@@ -132,10 +134,12 @@ def open_data(path: str | Path | None, size: int, val_fraction: float,
         pairs = lambda split: list(zip(split[0], split[1].tolist()))  # noqa: E731
         return TrainingData(cifar.name, cifar.num_classes,
                             Images(pairs(cifar.raw_split("train")), size, True, seed),
-                            Images(pairs(cifar.raw_split("val")), size, False, seed))
+                            Images(pairs(cifar.raw_split("val")), size, False, seed),
+                            cifar.held_out)
     index = index_folder(root, val_fraction, seed)
     return TrainingData(f"imagefolder:{root.name}", len(index.classes),
-                        Images(index.train, size, True, seed), Images(index.val, size, False, seed))
+                        Images(index.train, size, True, seed), Images(index.val, size, False, seed),
+                        index.held_out)
 
 
 def to_input(batch: torch.Tensor, device: torch.device) -> torch.Tensor:

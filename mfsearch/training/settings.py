@@ -28,7 +28,7 @@ class TrainSettings:
     seed: int = defaults.SEED
     workers: int = defaults.TRAIN_WORKERS  # DataLoader processes per training process
     device: str = defaults.DEVICE
-    val_fraction: float = defaults.VAL_FRACTION
+    val_fraction: float | None = None  # (None: the default, for a folder without a split)
 
     def check(self) -> TrainSettings:
         if not isinstance(self.epochs, int) or self.epochs < 1:
