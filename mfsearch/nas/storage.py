@@ -61,9 +61,13 @@ def study_identity(settings: SearchSettings, data: Dataset) -> dict:
                 "band.tolerance": band.tolerance, "band.convention": band.convention,
                 "band.resolution": band.resolution, "family": space.family,
                 "space": hashlib.sha256(space_text.encode()).hexdigest()[:16]}
-    identity.update({f"data.{k}": v for k, v in data.identity().items()})
+    # The data's classes and split sizes (which --max-images sets) before its digest: a
+    # mismatch names what the user changed where it can.
+    described = {f"data.{k}": v for k, v in data.identity().items()}
+    identity["data.name"] = described.pop("data.name")
     identity["data.classes"] = list(data.classes) or data.num_classes
     identity["data.split"] = list(data.sizes())
+    identity.update(described)
     identity.update({f"proxy.{k}": v for k, v in dataclasses.asdict(proxy).items()
                      if k not in ("device", "seed")})
     identity["proxy.precision"] = settings.cuda.precision
