@@ -62,7 +62,8 @@ def test_2_train_and_val_folders_are_the_split(tmp_path):
     images(root / "val", per_class=2)
     ds = data.load(root, load_size=16)
     assert ds.num_classes == 2 and ds.sizes() == (8, 4)
-    assert ds.describe(16) == "imagefolder:ds: 2 classes, 8 train / 4 held-out (val/) images, at 16 px"
+    assert ds.describe(16) == ("imagefolder:ds: 2 classes, 8 train / 4 held-out (val/) images, "
+                               "at 16 px")
     assert ds._train[0].dtype.is_floating_point is False and ds._train[0].shape[-1] == 16
     images(tmp_path / "odd" / "train")
     images(tmp_path / "odd" / "valid", classes=("cat", "cow"))

@@ -287,7 +287,8 @@ def _print_leaderboard(console: Console, result) -> None:
                for i, c in enumerate(board.columns)]
     rows = [[str(v) for v in row] for row in board.itertuples(index=False)]
     table, dropped = fitted_table(console, "leaderboard (ranked by the proxy's score, pruned "
-                                  "candidates after; top-1 is on the search's data)", columns, rows, left=0)
+                                  "candidates after; top-1 is on the search's data)", columns,
+                                  rows, left=0)
     print_fitted(console, table, dropped, "; trials.csv has every column")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
@@ -12,6 +11,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from .. import defaults
 from ..jobs.train import plan_train
 from ..jobs.verify import plan_verify
+from ..training.loop import launched
 from .analysis import resolution_arg
 from .common import fraction, non_negative_int, positive_float, positive_int, seed_int
 from .render import make_console
@@ -121,8 +121,7 @@ class _TrainRenderer:
 
 def cmd_train(args: argparse.Namespace) -> int:
     job = plan_train(**train_inputs(args))
-    render = _TrainRenderer(job.settings.epochs,
-                            quiet=int(os.environ.get("RANK", "0")) != 0)  # one process speaks
+    render = _TrainRenderer(job.settings.epochs, quiet=launched()[0] != 0)  # one process speaks
     render.say(f"{job.spec.name}: {job.settings.epochs} epochs at {job.settings.resolution} px, "
                f"batch {job.settings.batch}, {job.recipe}; output {job.out}")
     try:

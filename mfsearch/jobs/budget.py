@@ -20,8 +20,8 @@ from ..nas.settings import SearchSettings, parse_objectives
 from ..proxy.config import ProxyConfig
 from ..proxy.options import DeviceOptions
 from ..space import load_space
-from .common import (DataSource, check_writable, data_source, default_out, proxy_settings, quiet_optuna,
-                     writable_dir)
+from .common import (DataSource, check_writable, data_source, default_out, proxy_settings,
+                     quiet_optuna, writable_dir)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ variant, a spec file or a search's best.yaml for real, resumably, on one or seve
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -29,11 +28,11 @@ class TrainJob:
 
     def run(self, on_event: Callable | None = None) -> list[dict]:
         """Train (or resume); returns the history, one row per epoch."""
-        from ..training.loop import run_identity, train_model
+        from ..training.loop import launched, run_identity, train_model
         from ..training.outputs import record_run
 
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if int(os.environ.get("RANK", "0")) == 0:
+        rank, world = launched()
+        if rank == 0:
             record_run(self.out, run_identity(self.spec, self.data, self.settings, world),
                        self.command)
         return train_model(self.spec, self.data, self.settings, self.out, on_event)
@@ -52,7 +51,7 @@ def plan_train(model: Any, data: str | Path | None = None, *, epochs: int,
     """Every input of `mfsearch train` (see `mfsearch train -h`), checked before any work: the
     model, the data's layout, the settings, and a resume against the run in `out`."""
     from ..training.data import open_data
-    from ..training.loop import check_resumable, run_identity
+    from ..training.loop import check_resumable, launched, run_identity
     from ..training.settings import TrainSettings
 
     spec = load_spec(model, overrides)
@@ -66,7 +65,7 @@ def plan_train(model: Any, data: str | Path | None = None, *, epochs: int,
         val_fraction=val_fraction).check().for_spec(spec)
     images = open_data(data, resolution, val_fraction, seed)
     folder = Path(out) if out is not None else default_out()
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    world = launched()[1]
     resumes = check_resumable(folder, run_identity(spec.replace(
         num_classes=images.num_classes), images, settings, world))
     return TrainJob(spec.replace(num_classes=images.num_classes), settings, recipe, images,

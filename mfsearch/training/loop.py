@@ -55,10 +55,15 @@ class Placement:
         return self.rank == 0
 
 
+def launched() -> tuple[int, int]:
+    """(rank, world size) as torchrun sets them in the environment; (0, 1) for one process."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def place(device_name: str) -> Placement:
-    """One process, or one of torchrun's (WORLD_SIZE, RANK, LOCAL_RANK in the environment):
-    the process group starts here (NCCL on GPUs, gloo on CPUs)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
+    """One process, or one of torchrun's (`launched`, and LOCAL_RANK for the GPU): the
+    process group starts here (NCCL on GPUs, gloo on CPUs)."""
+    world = launched()[1]
     device = resolve_device(device_name)
     if world == 1:
         return Placement(0, 1, device)
