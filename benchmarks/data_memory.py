@@ -1,6 +1,7 @@
 """Peak memory of loading a user's image folder: generates N random PNG images in C class
-folders under DIR (if not there yet), loads them as a search does (decoded once at the proxy's
-resolution, uint8), builds the float tensors the proxy trains on, and prints the peak RSS.
+folders under DIR (if not there yet), loads them as a search does (its default --max-images
+subset, stratified by class, decoded once at the proxy's resolution, uint8), builds the float
+tensors the proxy trains on, and prints the load time and the peak RSS.
 
     python benchmarks/data_memory.py /tmp/images20k --images 20000 --res 32
 
@@ -48,15 +49,23 @@ def ensure_images(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = image_folder_args(__doc__, 96)
     parser.add_argument("--res", type=int, default=32, help="the proxy's resolution")
+    parser.add_argument("--max-images", type=int, help="as `mfsearch budget --max-images` "
+                        "(default: the search's own default)")
     args = parser.parse_args()
     ensure_images(args)
-    from mfsearch import data
+    import tempfile
+
+    from mfsearch.jobs import plan_search
 
     start = time.perf_counter()
-    ds = data.load(args.root, load_size=args.res)
+    with tempfile.TemporaryDirectory() as unused:
+        job = plan_search("150M", data=args.root, max_images=args.max_images,
+                          proxy={"resolution": args.res}, out=unused)
+        ds = job.data.load()
+    loaded = time.perf_counter() - start
     ds.train(args.res), ds.val(args.res)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"{ds.describe(args.res)}; loaded in {time.perf_counter() - start:.0f} s; "
+    print(f"{ds.describe(args.res)}; loaded in {loaded:.1f} s (scan, subset, decode); "
           f"peak RSS {peak:.2f} GiB")
 
 

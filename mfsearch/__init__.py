@@ -19,11 +19,11 @@ prints.
 """
 
 from .errors import UserError
-from .jobs import (Cost, build_model, check, cost, load_model, load_spec, measure_latency,
-                   proxy_fidelity, save_model, search, train, verify)
+from .jobs import (Cost, ablate, build_model, check, cost, load_model, load_spec,
+                   measure_latency, proxy_fidelity, save_model, search, train, verify)
 
 __version__ = "0.1.0"
 
-__all__ = ["Cost", "UserError", "__version__", "build_model", "check", "cost", "load_model",
+__all__ = ["Cost", "UserError", "__version__", "ablate", "build_model", "check", "cost", "load_model",
            "load_spec", "measure_latency", "proxy_fidelity", "save_model", "search", "train",
            "verify"]

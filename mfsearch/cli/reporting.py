@@ -7,18 +7,18 @@ import argparse
 
 
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
-from ..families import load_model_spec
 from .analysis import size_arg
-from ..jobs.common import (data_source, proxy_settings, quiet_optuna, report_path,
-                           writable_dir)
-from .common import add_proxy_args, proxy_inputs
+from ..jobs.ablate import plan_ablate
+from ..jobs.common import quiet_libraries, report_path, writable_dir
+from .common import add_proxy_args, positive_int, proxy_inputs
 from .render import fitted_table, make_console, print_fitted
 
 
 def register(sub) -> None:
     p = sub.add_parser("ablate", help="regenerate the paper's tables 2 and 4-9 from "
                                       "spec switches")
-    p.add_argument("--table", default="all", help="2, 4, 5, 6, 7, 8, 9 or all (default)")
+    p.add_argument("--table", default="all", help="2, 4, 5, 6, 7, 8, 9, several separated "
+                   "by commas (5,6,7,8,9), or all (default)")
     p.add_argument("--model", help="base model of Tables 5-9 "
                    "(variant name or spec YAML; default mobile-former-294m)")
     p.add_argument("--res", type=size_arg, default=None, metavar="N|HxW",
@@ -26,7 +26,11 @@ def register(sub) -> None:
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
                    help="how MAdds are counted")
     p.add_argument("--train", action="store_true", help="add a proxy top-1 column from our own "
-                   "short training of every row")
+                   "short training of every row; with all of Tables 5-9, also agreement.md/.json: "
+                   "how the proxy's ranking agrees with the paper's top-1 and its findings")
+    p.add_argument("--seeds", type=positive_int, default=1, help="proxy trainings of each row "
+                   "(seeds --seed onwards; every training is kept in trainings.jsonl, so a rerun "
+                   "trains only what is missing)")
     p.add_argument("--out", help="folder for tableN.md/.csv (default: reports/ablations in a "
                    "checkout of mfsearch)")
     add_proxy_args(p)
@@ -72,39 +76,39 @@ def _print_table(console, result) -> None:
     print_fitted(console, table, dropped, f"; table{result.table.id}.md has every column")
 
 
-def cmd_ablate(args: argparse.Namespace) -> int:
-    from ..reports import ablations
+def ablate_inputs(args: argparse.Namespace) -> dict:
+    """`mfsearch ablate`'s options as the inputs of `mfsearch.jobs.plan_ablate`."""
+    given = proxy_inputs(args)
+    return {"table": args.table, "model": args.model, "resolution": args.res,
+            "convention": args.convention, "train": args.train, "seeds": args.seeds,
+            "out": args.out, **given}
 
-    args.model = args.model or ablations.DEFAULT_BASE
-    tables = ablations.select(args.table)
-    load_model_spec(args.model)  # a bad base model fails before any work
-    out = writable_dir(report_path(args.out, "reports/ablations"))
+
+def cmd_ablate(args: argparse.Namespace) -> int:
+    job = plan_ablate(**ablate_inputs(args))
     console = make_console()
-    train, note = None, ""
-    if args.train:
-        given = proxy_inputs(args)
-        proxy = proxy_settings(given["proxy"], given["seed"], given["device"])
-        data = data_source(given["data"], given["val_fraction"], given["seed"], proxy,
-                           max_images=given["max_images"],
-                           skip_bad=given["skip_bad_images"]).load()
-        train, note = ablations.proxy_trainer(data, proxy,
-                                              lambda m: console.print(m, highlight=False))
-    results = []
-    for table in tables:
-        result = ablations.regenerate(table, args.model, args.res, args.convention, train)
-        results.append(result)
+    done = job.run(lambda m: console.print(m, highlight=False))
+    for result in done["results"]:
         _print_table(console, result)
-        if table.note:
-            console.print(table.note, highlight=False)
-    written = ablations.write_tables(results, out, args.convention, note)
-    console.print(f"wrote {len(written)} files to {out}", highlight=False)
+        if result.table.note:
+            console.print(result.table.note, highlight=False)
+    record = done["agreement"]
+    if record is not None:
+        console.print(f"agreement with the paper ({record['variants']} variants, "
+                      f"{record['seeds']} seed(s)): {record['pairs_agree']} of {record['pairs']} "
+                      f"pairs in the paper's order, Kendall tau {record['tau']} (#params alone: "
+                      f"{record['baselines']['params']['pairs_agree']} of "
+                      f"{record['baselines']['params']['pairs']}); findings: "
+                      + ", ".join(f"{k} {v}" for k, v in record["findings"].items()),
+                      highlight=False)
+    console.print(f"wrote {len(done['written'])} files to {job.out}", highlight=False)
     return 0
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     from ..reports.plots import draw_all, read_study
 
-    quiet_optuna()  # the study's front is drawn through in-memory Optuna studies
+    quiet_libraries()  # the study's front is drawn through in-memory Optuna studies
     trials = read_study(args.study) if args.study else None  # fails before any file is made
     out = writable_dir(report_path(args.out, "reports/plots"))
     paths = draw_all(out, args.families, args.logx, args.max_madds, args.study, trials)

@@ -2,6 +2,7 @@
 same ones, with the defaults of `mfsearch.defaults`. `plan_*` checks a job's inputs before any
 work and returns it; the plain function plans and runs."""
 
+from .ablate import AblateJob, ablate, plan_ablate
 from .budget import SearchJob, plan_search, search
 from .fidelity import FidelityJob, plan_fidelity, proxy_fidelity
 from .latency import (LatencyJob, LatencyResult, LatencyTableJob, latency_table, measure_latency,
@@ -11,7 +12,7 @@ from .verify import VerifyJob, plan_verify, verify
 from .models import (CheckJob, Cost, CostJob, ExportJob, build_model, check, cost, export,
                      load_model, load_spec, plan_check, plan_cost, plan_export, save_model)
 
-__all__ = ["CheckJob", "Cost", "CostJob", "ExportJob", "FidelityJob", "LatencyJob",
+__all__ = ["AblateJob", "ablate", "plan_ablate", "CheckJob", "Cost", "CostJob", "ExportJob", "FidelityJob", "LatencyJob",
            "LatencyResult", "LatencyTableJob", "SearchJob", "build_model", "check", "cost",
            "export", "latency_table", "load_model", "load_spec", "measure_latency",
            "plan_check", "plan_cost", "plan_export", "plan_fidelity", "plan_latency",

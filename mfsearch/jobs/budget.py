@@ -21,7 +21,7 @@ from ..proxy.config import ProxyConfig
 from ..proxy.options import DeviceOptions
 from ..space import load_space
 from .common import (DataSource, check_writable, data_source, default_out, proxy_settings,
-                     quiet_optuna, writable_dir)
+                     quiet_libraries, writable_dir)
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class SearchJob:
         `SearchEvent`; `on_block(done, total, name)` each block a latency table times."""
         from ..nas.run import SearchEvent, run_search
 
-        quiet_optuna()
+        quiet_libraries()
         table = self.settings.band.latency or self.settings.latency
         if table is not None and on_block is not None:
             table.progress = on_block

@@ -120,14 +120,16 @@ QUIET_LOGGERS = ("torch.utils.cpp_extension", "torch.onnx._internal.exporter._re
 
 
 def quiet_torch() -> None:
-    """Raise the loggers of QUIET_LOGGERS to errors: their lines would say nothing about the
-    run."""
+    """The loggers of QUIET_LOGGERS raised to errors: they speak of parts a run does not use.
+    The command line calls it first; never on import."""
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def quiet_optuna() -> None:
-    """Jobs report their own progress: Optuna's per-trial log lines would repeat it."""
+def quiet_libraries() -> None:
+    """Where a job starts: torch's loggers as `quiet_torch`, and Optuna's per-trial lines,
+    which would repeat the job's own progress."""
     import optuna
 
+    quiet_torch()
     optuna.logging.set_verbosity(optuna.logging.WARNING)

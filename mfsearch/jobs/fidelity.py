@@ -15,7 +15,8 @@ from ..nas.band import Band, check_reachable
 from ..nas.budget import parse_budget
 from ..proxy.config import ProxyConfig
 from ..space import load_space
-from .common import DataSource, data_source, proxy_settings, quiet_optuna, report_path
+from .common import (DataSource, data_source, proxy_settings, quiet_libraries,
+                     report_path)
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class FidelityJob:
         from ..fidelity import measure, report
         from ..fidelity.record import record_path, save_record
 
-        quiet_optuna()
+        quiet_libraries()
         check_reachable(self.space, self.band)
         data = self.data.load()
         log(f"data: {data.describe(self.proxy.resolution)}")

@@ -10,6 +10,7 @@ from typing import Any, Callable
 from .. import defaults
 from ..latency.settings import LatencySettings, memory_format_for
 from ..spec.geometry import check_resolution
+from .common import quiet_torch
 from .models import load_spec
 
 
@@ -42,6 +43,7 @@ class LatencyJob:
         from ..latency.measure import measure, pillar_frame, warnings_for
         from .models import load_model
 
+        quiet_torch()
         model = load_model(self.spec, self.weights, self.resolution,
                            features_only=self.backbone)
         name = f"{self.spec.name} backbone" if self.backbone else self.spec.name
@@ -105,6 +107,7 @@ class LatencyTableJob:
         from ..latency import evaluate
         from ..latency.table import LatencyTable
 
+        quiet_torch()
         table = LatencyTable.open(self.table, self.settings)
         log(f"lookup table {table.path} ({len(table.entries)} block shapes); "
             f"{len(self.calibration)} calibration specs, {len(self.specs)} held-out specs")

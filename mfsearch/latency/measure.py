@@ -16,10 +16,10 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
 from ..cost.fvcore_count import pillar_roots
 from ..deploy import Engine, get_engine
@@ -27,6 +27,9 @@ from ..deploy.export import export_file
 from ..models.fold import fold_batchnorm
 from ..spec.geometry import as_size, size_label
 from .settings import LatencySettings
+
+if TYPE_CHECKING:
+    from torch.utils import benchmark
 
 @dataclass
 class Timing:
@@ -86,6 +89,8 @@ def time_call(fn, threads: int, min_time: float, warmup: int, sync: bool) -> Tim
             fn()
         if sync:
             torch.cuda.synchronize()
+        from torch.utils import benchmark  # here: importing it logs about CUDA build files
+
         stmt = "fn(); torch.cuda.synchronize()" if sync else "fn()"
         timer = benchmark.Timer(stmt=stmt, globals={"fn": fn, "torch": torch},
                                 num_threads=threads)

@@ -24,13 +24,14 @@ from .settings import SearchSettings
 from .trials import proxy_score, trained
 from ..fidelity.training_log import TrainingLog
 
-__all__ = ["CONFIRMATIONS", "Candidate", "Confirmation", "Guessing", "confirm", "control_spec"]
+__all__ = ["CONFIRMATIONS", "Candidate", "Confirmation", "Guessing", "confirm", "control_spec",
+           "mean_interval"]
 
 CONFIRMATIONS = "confirmation.jsonl"
 CONFIDENCE = 0.95
 
 
-def _interval(values: list[float]) -> tuple[float, float] | None:
+def mean_interval(values: list[float]) -> tuple[float, float] | None:
     """The mean's two-sided 95% t interval (None below two values)."""
     if len(values) < 2:
         return None
@@ -59,11 +60,11 @@ class Candidate:
 
     @property
     def interval(self) -> tuple[float, float] | None:
-        return _interval(self.scores)
+        return mean_interval(self.scores)
 
     @property
     def difference_interval(self) -> tuple[float, float] | None:
-        return _interval(self.difference)
+        return mean_interval(self.difference)
 
     def to_json(self) -> dict:
         out = {"trial": self.trial, "name": self.name, "spec": self.spec.to_dict(),
@@ -74,7 +75,7 @@ class Candidate:
             out.update(difference=sum(self.difference) / len(self.difference),
                        difference_interval=self.difference_interval)
         if self.versus:
-            out["versus"] = {name: {"difference": sum(d) / len(d), "interval": _interval(d)}
+            out["versus"] = {name: {"difference": sum(d) / len(d), "interval": mean_interval(d)}
                              for name, d in self.versus.items()}
         return out
 
@@ -189,7 +190,7 @@ class Confirmation:
                 lines.append(f"Against {b.name} ({b.madds / 1e6:.1f}M MAdds): "
                              f"{self.not_comparable(lost)}.")
                 continue
-            band = _interval(pick.versus[b.name])
+            band = mean_interval(pick.versus[b.name])
             beats = band is not None and band[0] > 0
             lines.append(f"Against {b.name} ({b.madds / 1e6:.1f}M MAdds), {pick.name} "
                          f"{'beats it' if beats else 'does not beat it'} beyond seed noise on "

@@ -72,12 +72,16 @@ def load_tables() -> dict[str, AblationTable]:
 
 
 def select(which: str) -> list[AblationTable]:
+    """"all", one table id, or several separated by commas ("5,6,7,8,9")."""
     tables = load_tables()
     if which == "all":
         return [tables[t] for t in TABLE_IDS]
-    if which not in tables:
-        raise UserError(f"unknown table {which!r}; choose one of {', '.join(TABLE_IDS)} or all")
-    return [tables[which]]
+    chosen = [t.strip() for t in which.split(",")]
+    unknown = [t for t in chosen if t not in tables]
+    if unknown:
+        raise UserError(f"unknown table {unknown[0]!r}; choose one of {', '.join(TABLE_IDS)}, "
+                        "several separated by commas, or all")
+    return [tables[t] for t in dict.fromkeys(chosen)]
 
 
 def row_spec(row: AblationRow, base: object) -> object:
@@ -156,23 +160,3 @@ def write_tables(results, out: Path, convention: str, proxy_note: str = "") -> l
         paths += [stem.with_suffix(".md"), stem.with_suffix(".csv")]
     remember(out, names)
     return paths
-
-
-def proxy_trainer(data, cfg, log=print):
-    """A row -> proxy top-1 function on `data` with proxy settings `cfg`, and the note that
-    explains the column."""
-    from ..proxy.train import TrainingDiverged, train_proxy
-
-    note = (f"proxy top-1 (%): our short training on {data.name} ({cfg.steps} steps, batch "
-            f"{cfg.batch_size}, {cfg.resolution}px, lr {cfg.lr:g}, seed {cfg.seed}); it ranks "
-            "rows on that data and is not ImageNet accuracy.")
-
-    def train(spec) -> float:
-        log(f"training {spec.name} ...")
-        try:
-            return train_proxy(spec, data, cfg).accuracy
-        except TrainingDiverged as exc:
-            log(f"  {spec.name}: {exc}; top-1 recorded as NaN")
-            return float("nan")
-
-    return train, note
