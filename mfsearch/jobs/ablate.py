@@ -4,7 +4,6 @@ with the paper's (agreement.md and agreement.json beside the tables)."""
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,32 +114,17 @@ class _Trainer:
         return float("nan") if None in values else sum(values) / len(values)
 
     def agreement(self, tables, model: str) -> dict:
-        from ..families import analyze
-        from ..reports.ablations import row_spec
-        from ..reports.agreement import TABLES, Variant, agreement, load_findings
+        from ..reports.agreement import agreement, load_findings, paper_variants
 
-        base = load_model_spec(model)
-        variants: dict[str, Variant] = {}
-        per_table: dict[str, list[Variant]] = {}
-        for table in (t for t in tables if t.id in TABLES):
-            for row in table.rows:
-                spec = row_spec(row, base)
-                key = json.dumps({k: v for k, v in spec.to_dict().items() if k != "name"},
-                                 sort_keys=True)
-                if key not in variants:
-                    cost = analyze(spec, table.resolution)
-                    variant = variants[key] = Variant([], row.paper["top1"], cost.params,
-                                                      cost.madds("paper"))
-                    for o in self.outcomes(spec):  # a diverged training learned nothing
-                        variant.scores.append(math.nan if o["score"] is None else o["score"])
-                        variant.top1.append(0.0 if o["top1"] is None else o["top1"])
-                        variant.final_loss.append(math.inf if o["final_loss"] is None
-                                                  else o["final_loss"])
-                variants[key].rows.append((table.id, row.label))
-                per_table.setdefault(table.id, []).append(variants[key])
-        record = agreement(list(variants.values()), per_table, load_findings(), self.seeds,
-                           self.data.name)
-        for row, v in zip(record["rows"], variants.values()):
+        variants, per_table, specs = paper_variants(tables, load_model_spec(model))
+        for variant, spec in zip(variants, specs):
+            for o in self.outcomes(spec):  # a diverged training learned nothing
+                variant.scores.append(math.nan if o["score"] is None else o["score"])
+                variant.top1.append(0.0 if o["top1"] is None else o["top1"])
+                variant.final_loss.append(math.inf if o["final_loss"] is None
+                                          else o["final_loss"])
+        record = agreement(variants, per_table, load_findings(), self.seeds, self.data.name)
+        for row, v in zip(record["rows"], variants):
             row["learned"] = self.guessing.learned(v)
             row["did_not_learn_because"] = self.guessing.shortfall(v) or None
         return record

@@ -39,6 +39,29 @@ class Variant:
         return sum(self.scores) / len(self.scores)
 
 
+def paper_variants(tables, base) -> tuple[list[Variant], dict[str, list[Variant]], list]:
+    """The distinct architectures of `tables`' rows (those of TABLES) on the spec `base`, the
+    variants of each table, and each variant's spec (scores left empty)."""
+    from ..families import analyze
+    from .ablations import row_spec
+
+    found: dict[str, Variant] = {}
+    specs = {}
+    per_table: dict[str, list[Variant]] = {}
+    for table in (t for t in tables if t.id in TABLES):
+        for row in table.rows:
+            spec = row_spec(row, base)
+            key = json.dumps({k: v for k, v in spec.to_dict().items() if k != "name"},
+                             sort_keys=True)
+            if key not in found:
+                cost = analyze(spec, table.resolution)
+                found[key] = Variant([], row.paper["top1"], cost.params, cost.madds("paper"))
+                specs[key] = spec
+            found[key].rows.append((table.id, row.label))
+            per_table.setdefault(table.id, []).append(found[key])
+    return list(found.values()), per_table, list(specs.values())
+
+
 @dataclass(frozen=True)
 class Finding:
     name: str
@@ -62,7 +85,7 @@ def ranking(variants: list[Variant], key) -> dict:
     tau = float(stats.kendalltau(values, paper).statistic) if len(variants) > 2 else None
     pairs = agree = 0
     for a, b in itertools.combinations(range(len(variants)), 2):
-        if abs(paper[a] - paper[b]) < PAIR_GAP:
+        if round(abs(paper[a] - paper[b]), 6) < PAIR_GAP:  # one decimal, printed
             continue
         pairs += 1
         agree += (values[a] - values[b]) * (paper[a] - paper[b]) > 0
