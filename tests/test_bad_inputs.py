@@ -33,7 +33,8 @@ def folders(tmp: Path) -> dict[str, str]:
     broken_images = tmp / "broken_images"
     for cls in ("a", "b"):
         (broken_images / cls).mkdir(parents=True)
-        (broken_images / cls / "x.png").write_bytes(b"\x89PNG not really")
+        for name in ("x.png", "y.png"):  # two per class: the split comes before decoding
+            (broken_images / cls / name).write_bytes(b"\x89PNG not really")
     blocker = tmp / "blocker"
     blocker.write_text("a file where a folder should be")
     study = tmp / "bad_study"
@@ -153,7 +154,7 @@ CASES = [
     (["budget", "150M", "--space", "BAD_SPACE"], ""),
     (["budget", "150M", "--data", "MISSING"], "MISSING"),
     (["budget", "150M", "--data", "EMPTY"], "EMPTY"),
-    (["budget", "150M", "--data", "BROKEN_IMAGES"], "x.png"),
+    (["budget", "150M", "--data", "BROKEN_IMAGES"], "cannot identify image file"),
     (["budget", "150M", "--out", "UNWRITABLE"], "cannot write"),
     (["budget", "150M", "--storage", "nosuchdb://x"], "cannot open study"),
     # fidelity

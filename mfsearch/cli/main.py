@@ -11,7 +11,7 @@ import sys
 from .. import __version__
 from ..compat import DefaultsHelpFormatter
 from ..errors import UserError
-from ..jobs.common import quiet_torch
+from ..jobs.common import quiet_libraries
 from . import analysis, attention, bench, deploy, latency, reporting, search, spaces, train
 
 
@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    quiet_torch()
+    quiet_libraries()
     try:
         argv = sys.argv[1:] if argv is None else argv
         args = build_parser().parse_args(argv)
