@@ -11,7 +11,6 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 from .. import defaults
 from ..jobs.train import plan_train
 from ..jobs.verify import plan_verify
-from ..training.loop import launched
 from .analysis import resolution_arg
 from .common import fraction, non_negative_int, positive_float, positive_int, seed_int
 from .render import make_console
@@ -120,6 +119,8 @@ class _TrainRenderer:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from ..training.loop import launched
+
     job = plan_train(**train_inputs(args))
     render = _TrainRenderer(job.settings.epochs, quiet=launched()[0] != 0)  # one process speaks
     render.say(f"{job.spec.name}: {job.settings.epochs} epochs at {job.settings.resolution} px, "
