@@ -223,17 +223,17 @@ class _ProgressRenderer:
             lo, hi = event.info["reachable"]
             if event.info["requeued"]:
                 self.say(f"resuming: {event.info['requeued']} interrupted trial(s) "
-                                "queued again")
+                         "queued again")
             self.say(f"budget {self.band.describe()}, band [{self.band.fmt(self.band.low)}"
-                            f", {self.band.fmt(self.band.budget)}]; space reaches "
-                            f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; output "
-                            f"{event.info['out']}")
+                     f", {self.band.fmt(self.band.budget)}]; space reaches "
+                     f"{self.band.fmt(lo)}-{self.band.fmt(hi)}; output "
+                     f"{event.info['out']}")
             self.say(f"data: {event.info['data']}")
             if event.info.get("workers"):
                 self.say(f"trainings: {event.info['workers']}")
             flat = event.info.get("flat_because")
             self.say(f"procedure: {event.info['procedure']}"
-                            + (f" ({flat})" if flat else ""))
+                     + (f" ({flat})" if flat else ""))
             if event.done:
                 self.say(f"resuming: {event.done} candidate(s) already in the study")
             self.task = p.add_task("candidates", total=self.settings.trials, completed=event.done,
@@ -255,7 +255,7 @@ class _ProgressRenderer:
                 self.say(f"trial {event.trial} failed: {event.info['reason']}")
             elif event.outcome == "pruned":
                 self.say(f"trial {event.trial} stopped at its rung after "
-                                f"{event.info['steps']} steps")
+                         f"{event.info['steps']} steps")
             p.update(self.step_task, description=self.idle)
             p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
         elif event.kind == "stop":

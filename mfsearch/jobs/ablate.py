@@ -61,9 +61,10 @@ class AblateJob:
     def _agreement_applies(self) -> bool:
         from ..reports.agreement import TABLES
 
-        ids = {t.id for t in self.tables}
-        paper = next(t for t in self.tables if t.id in TABLES) if ids & set(TABLES) else None
-        return (set(TABLES) <= ids and self.model == paper.paper_base
+        if not set(TABLES) <= {t.id for t in self.tables}:
+            return False
+        paper = next(t for t in self.tables if t.id in TABLES)
+        return (self.model == paper.paper_base
                 and (self.resolution is None or self.resolution == paper.resolution))
 
 

@@ -106,9 +106,10 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     """Every evaluated candidate: the trained ones by proxy score, then those a rung stopped
     (by the rung they reached, then their score there, which is no full score)."""
     done = sorted(trained(study), key=lambda t: -proxy_score(t))
-    groups = pillar_groups(done or pruned(study))
+    stopped = pruned(study)
+    groups = pillar_groups(done or stopped)
     rows = []
-    for rank, t in enumerate([*done, *pruned(study)], 1):
+    for rank, t in enumerate([*done, *stopped], 1):
         a = t.user_attrs
         p = a["pillars"]
         full = t.state == TrialState.COMPLETE
