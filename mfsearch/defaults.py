@@ -12,6 +12,9 @@ PRUNER = "sha"  # successive halving at rungs of the proxy's schedule
 ETA = 4  # the pruner keeps the top 1/eta of a rung: rungs at 15 and 60 steps
 FINALISTS = 4  # trained candidates the confirmation stage retrains
 CONFIRM_SEEDS = 3  # further seeds of each finalist and the control
+# The whole run, loading included: on a machine too slow for the procedure above in this
+# time, the search plans a smaller one that fits (nas/timing.py). "none" turns it off.
+TIME_LIMIT = "10m"
 TOLERANCE = 0.1  # the band is [(1 - tolerance) x budget, budget]
 RESOLUTION = 224  # the input the band's MAdds are counted at
 OBJECTIVES = "acc"

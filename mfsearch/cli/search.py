@@ -49,7 +49,15 @@ def register(sub) -> None:
                    "with a time unit (12ms, 800us), predicted on this machine from its latency "
                    "lookup table")
     p.add_argument("--trials", type=positive_int, default=defaults.TRIALS,
-                   help="candidates to evaluate: trained fully or stopped at a rung")
+                   help="candidates to evaluate: trained fully or stopped at a rung (at most, "
+                   "under --time-limit)")
+    p.add_argument("--time-limit", default=defaults.TIME_LIMIT, metavar="DURATION",
+                   help="the whole run's time (10m, 90s, 1h30m; none: no limit). The first "
+                   "candidate measures this machine; when the procedure asked for (--trials, "
+                   "--finalists, --confirm-seeds) would not fit, the search plans the smaller "
+                   "one that replayed searches rate best, and stops proposing candidates in "
+                   "time for the confirmation. Not planned with parallel workers "
+                   f"(default {defaults.TIME_LIMIT})")
     g = p.add_argument_group("multi-fidelity and confirmation")
     g.add_argument("--pruner", choices=PRUNERS, default=defaults.PRUNER, help="sha: successive halving "
                    "at rungs of the proxy's schedule; hyperband; none: every candidate trains "
@@ -136,8 +144,8 @@ def search_inputs(args: argparse.Namespace) -> dict:
             "out": args.out, "storage": args.storage, "study_name": args.study_name,
             "fidelity_record": args.fidelity_record, "latency_table_file": args.latency_table,
             "threads": args.threads, "memory_format": args.memory_format,
-            "engine": args.engine, **proxy_inputs(args), **device_inputs(args),
-            "command": _command_line(args)}
+            "engine": args.engine, "time_limit": args.time_limit, **proxy_inputs(args),
+            **device_inputs(args), "command": _command_line(args)}
 
 
 def cmd_budget(args: argparse.Namespace) -> int:
@@ -174,6 +182,10 @@ def cmd_budget(args: argparse.Namespace) -> int:
     _print_leaderboard(console, result)
     if result.confirmation is not None:
         _print_confirmation(console, result.confirmation)
+    if result.timing:
+        from ..nas.outputs import time_line
+
+        console.print(time_line(result.timing)[2:], highlight=False)
     paths = result.paths
     console.print(f"wrote {paths['trials']}, {paths['best']}, {paths['report']}, "
                   f"{paths['json']}, {paths['plot']}", highlight=False)
@@ -234,9 +246,11 @@ class _ProgressRenderer:
             flat = event.info.get("flat_because")
             self.say(f"procedure: {event.info['procedure']}"
                      + (f" ({flat})" if flat else ""))
+            if event.info.get("time_limit"):
+                self.say(f"time limit: {event.info['time_limit']}")
             if event.done:
                 self.say(f"resuming: {event.done} candidate(s) already in the study")
-            self.task = p.add_task("candidates", total=self.settings.trials, completed=event.done,
+            self.task = p.add_task("candidates", total=event.info["trials"], completed=event.done,
                                    best=_best_text(event.info["best"]))
             # Worker processes report whole trials, not steps: the second bar then only names
             # what runs (and follows the confirmation).
@@ -258,6 +272,10 @@ class _ProgressRenderer:
                          f"{event.info['steps']} steps")
             p.update(self.step_task, description=self.idle)
             p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
+        elif event.kind == "plan":
+            self.say(f"time limit: {event.message}")
+            if event.info["plan"].candidates != self.settings.trials:
+                p.update(self.task, total=event.info["plan"].candidates)
         elif event.kind == "stop":
             self.say(f"stopping: {event.message}")
         elif event.kind == "confirm":

@@ -106,6 +106,16 @@ def replay(procedure: Procedure, losses: np.ndarray, rng: np.random.Generator,
     """(the architecture one replayed search picks, the steps it trains). `losses`: (archs,
     seeds, steps). Candidates train one after another in a random order, each with a random
     first seed; the pruner sees what the candidates before it reported, as with one worker."""
+    drawn = _candidate_stage(procedure, losses, rng, pace)
+    steps = int(drawn[2].sum()) + procedure.extra_steps()
+    return _pick(losses, *drawn, procedure.rungs[-1], procedure.finalists,
+                 procedure.confirm_seeds), steps
+
+
+def _candidate_stage(procedure: Procedure, losses: np.ndarray, rng: np.random.Generator,
+                     pace: np.ndarray | None = None):
+    """(the candidates drawn, each one's seeds in the order it trains them, the steps each
+    trained before a rung stopped it or it reached the top) of one replayed search stage."""
     archs, seeds, _ = losses.shape
     chosen = rng.choice(archs, size=min(procedure.candidates, archs), replace=False)
     order = rng.permuted(np.tile(np.arange(seeds), (len(chosen), 1)), axis=1)
@@ -113,8 +123,7 @@ def replay(procedure: Procedure, losses: np.ndarray, rng: np.random.Generator,
     brackets = procedure.brackets()
     shares = np.array([share for share, _ in brackets], dtype=float)
     bracket_of = rng.choice(len(brackets), size=len(chosen), p=shares / shares.sum())
-    top = procedure.rungs[-1]
-    trained = np.full(len(chosen), top)
+    trained = np.full(len(chosen), procedure.rungs[-1])
     if procedure.workers > 1:
         _promote_async(procedure, first, brackets, bracket_of, trained,
                        np.ones(len(chosen)) if pace is None else pace[chosen])
@@ -127,16 +136,60 @@ def replay(procedure: Procedure, losses: np.ndarray, rng: np.random.Generator,
                 if not promoted(value, reported[b, rung], procedure.eta):
                     trained[c] = rung
                     break
+    return chosen, order, trained
+
+
+def _pick(losses: np.ndarray, chosen: np.ndarray, order: np.ndarray, trained: np.ndarray,
+          top: int, finalists: int, confirm_seeds: int) -> int:
+    """The architecture a search stage's survivors lead to: the best first training, or, with
+    finalists, the best mean once each has trained its further seeds."""
     alive = np.flatnonzero(trained == top)
-    steps = int(trained.sum()) + procedure.extra_steps()
-    score = running_scores(first[alive], top)
-    if not procedure.finalists:
-        return int(chosen[alive[int(np.argmax(score))]]), steps
-    finalists = alive[np.argsort(-score, kind="stable")[:procedure.finalists]]
-    used = order[finalists, :1 + min(procedure.confirm_seeds, seeds - 1)]
-    means = np.array([running_scores(losses[chosen[f], s], top).mean()
-                      for f, s in zip(finalists, used)])
-    return int(chosen[finalists[int(np.argmax(means))]]), steps
+    first = losses[chosen[alive], order[alive, 0]]
+    score = running_scores(first, top)
+    if not finalists:
+        return int(chosen[alive[int(np.argmax(score))]])
+    best = np.argsort(-score, kind="stable")[:finalists]
+    seeds = order[alive[best], :1 + min(confirm_seeds, losses.shape[1] - 1)]
+    means = np.array([running_scores(losses[chosen[alive[f]], s], top).mean()
+                      for f, s in zip(best, seeds)])
+    return int(chosen[alive[best[int(np.argmax(means))]]])
+
+
+def procedure_table(losses: np.ndarray, reference: np.ndarray, steps: int,
+                    etas: tuple[int, ...] = (2, 3, 4, 5), finalists: int = 4,
+                    confirm_seeds: int = 3, searches: int = 500, seed: int = 0) -> dict:
+    """Successive halving replayed at every candidates count the measurement holds, every eta
+    of `etas` (first rung steps / eta) and every finalists (1..) and further seeds (1..) count:
+    what a search planned to fit a time limit chooses from. Per eta: `trainings[n - 1]`, the
+    search stage's mean steps over n candidates in top trainings, and `top_quartile_rate` /
+    `regret` [n - 1][finalists - 1][seeds - 1]. Each (eta, n) replays the same searches for
+    every finalists and seeds count, so their comparison carries no replay noise."""
+    archs, logged, _ = losses.shape
+    confirm_seeds = min(confirm_seeds, logged - 1)
+    table = {"steps": steps, "searches": searches, "candidates": archs,
+             "finalists": finalists, "confirm_seeds": confirm_seeds, "etas": {}}
+    for eta in etas:
+        rungs = rung_steps(steps, eta, max(1, steps // eta))
+        trainings, rates, regrets = [], [], []
+        for n in range(1, archs + 1):
+            procedure = Procedure("table", candidates=n, rungs=rungs, eta=eta)
+            rng = np.random.default_rng(seed)
+            picks = np.zeros((searches, finalists, confirm_seeds), dtype=int)
+            spent = 0
+            for k in range(searches):
+                drawn = _candidate_stage(procedure, losses, rng)
+                spent += int(drawn[2].sum())
+                for f in range(finalists):
+                    for s in range(confirm_seeds):
+                        picks[k, f, s] = _pick(losses, *drawn, steps, f + 1, s + 1)
+            trainings.append(round(spent / searches / steps, 3))
+            found = [[outcomes(picks[:, f, s], reference) for s in range(confirm_seeds)]
+                     for f in range(finalists)]
+            rates.append([[round(r, 3) for r, _ in row] for row in found])
+            regrets.append([[round(g, 4) for _, g in row] for row in found])
+        table["etas"][str(eta)] = {"rungs": list(rungs), "trainings": trainings,
+                                   "top_quartile_rate": rates, "regret": regrets}
+    return table
 
 
 def _promote_async(procedure: Procedure, first: np.ndarray, brackets, bracket_of,

@@ -21,7 +21,7 @@ from ..proxy.pool import threads_per_job, train_many
 from ..space import random_specs
 from .ceiling import corrected_tau, reliability, robust_reference
 from .decision import (at_compute, decision_quality, default_procedure, expected_steps, flat,
-                       rung_taus)
+                       procedure_table, rung_taus)
 from ..nas.band import Band
 from .training_log import TrainingLog
 
@@ -262,4 +262,5 @@ def decision_record(results: list[dict], seeds: list[int], steps: int, reference
                   flat(12, steps, "flat-12")]
     return {"decision": decision_quality(procedures, losses, reference,
                                          intervals=len(results) >= MIN_FOR_INTERVAL),
+            "procedures": procedure_table(losses, reference, steps),
             "rung_taus": rung_taus(losses, reference, default.rungs, ceiling)}

@@ -199,7 +199,27 @@ def decision_lines(record: dict) -> list[str]:
             "Intervals: bootstrap over the architectures.", "",
             pd.DataFrame(rows).to_markdown(index=False), "",
             *_against_target(record["decision"]),
-            f"The first seed's running score against the reference at each rung: {taus}.", ""]
+            f"The first seed's running score against the reference at each rung: {taus}.", "",
+            *_table_lines(record.get("procedures")), ""]
+
+
+def _table_lines(table: dict | None) -> list[str]:
+    """A sentence on the procedure table a time-limited search plans from."""
+    if not table:
+        return []
+    eta = "4" if "4" in table["etas"] else next(iter(table["etas"]))
+    row = table["etas"][eta]
+    rates = row["top_quartile_rate"]
+    few = rates[min(8, len(rates)) - 1][0][0]
+    best = rates[-1][-1][-1]
+    return [f"The record's `procedures` table replays successive halving at eta "
+            f"{', '.join(table['etas'])}, 1-{table['candidates']} candidates, 1-"
+            f"{table['finalists']} finalists and 1-{table['confirm_seeds']} further seeds "
+            f"({table['searches']} searches each): `mfsearch budget --time-limit` plans from "
+            f"it (mfsearch/nas/timing.py). At eta {eta}, "
+            f"{min(8, len(rates))} candidates with one finalist and one seed pick a "
+            f"top-quartile design {few:.0%} of the time, {len(rates)} candidates with "
+            f"{table['finalists']} finalists and {table['confirm_seeds']} seeds {best:.0%}."]
 
 
 def _against_target(decision: dict) -> list[str]:

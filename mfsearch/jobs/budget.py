@@ -4,6 +4,7 @@ any work; `SearchJob.run` searches."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -17,6 +18,7 @@ from ..nas.band import Band, check_reachable
 from ..nas.budget import parse_budget, parse_latency
 from ..nas.rungs import PRUNERS
 from ..nas.settings import SearchSettings, parse_objectives
+from ..nas.timing import TimeLimit, parse_duration
 from ..proxy.config import ProxyConfig
 from ..proxy.options import DeviceOptions
 from ..space import load_space
@@ -41,6 +43,7 @@ class SearchJob:
         `SearchEvent`; `on_block(done, total, name)` each block a latency table times."""
         from ..nas.run import SearchEvent, run_search
 
+        started = time.monotonic()  # a time limit counts the data's loading too
         quiet_libraries()
         table = self.settings.band.latency or self.settings.latency
         if table is not None and on_block is not None:
@@ -54,7 +57,7 @@ class SearchJob:
         data.check_batch(self.settings.proxy.batch_size)
         return run_search(self.settings, data, writable_dir(self.out), on_event,
                           storage=self.storage, study_name=self.study_name,
-                          command=self.command)
+                          command=self.command, started=started)
 
 
 def latency_table(path: str | Path | None, resolution: int, threads: int,
@@ -83,6 +86,20 @@ def make_band(budget: str | int | float, tolerance: float, convention: str, reso
     return Band(parse_budget(text), tolerance, convention, resolution, given=text)
 
 
+def limit(text: str | float | None, fidelity_record: str | Path | None) -> TimeLimit | None:
+    """The time limit, with the replayed procedures it plans from: the quoted fidelity
+    record's, or the shipped measurement's when that record holds none."""
+    from ..fidelity.record import load_record
+
+    seconds = parse_duration(text)
+    if seconds is None:
+        return None
+    table = next((r["procedures"] for r in (load_record(fidelity_record) if fidelity_record
+                                            else None, load_record())
+                  if r and r.get("procedures")), None)
+    return TimeLimit(seconds, str(text), table)
+
+
 def plan_search(budget: str | int = defaults.BUDGET, *, space: str | Path | None = None,
                 trials: int = defaults.TRIALS, tolerance: float = defaults.TOLERANCE,
                 convention: str = DEFAULT_CONVENTION, resolution: int = defaults.RESOLUTION,
@@ -101,7 +118,8 @@ def plan_search(budget: str | int = defaults.BUDGET, *, space: str | Path | None
                 study_name: str | None = None, fidelity_record: str | Path | None = None,
                 latency_table_file: str | Path | None = None,
                 threads: int = defaults.LATENCY_THREADS, memory_format: str | None = None,
-                engine: str = defaults.ENGINE, command: str | None = None) -> SearchJob:
+                engine: str = defaults.ENGINE, time_limit: str | float | None = defaults.TIME_LIMIT,
+                command: str | None = None) -> SearchJob:
     """Every input of `mfsearch budget`, checked before any work (see `mfsearch budget -h`):
     a bad value fails here with the message the command line prints."""
     from ..proxy.device import check_devices, on_devices
@@ -136,6 +154,7 @@ def plan_search(budget: str | int = defaults.BUDGET, *, space: str | Path | None
         finalists=finalists, confirm_seeds=confirm_seeds, control=control, jobs=jobs,
         **placement)
     settings.workers()  # a latency search refuses --devices here, before any work
+    settings.time_limit = limit(time_limit, fidelity_record)
     if control:
         load_model_spec(control)  # a bad control fails before any work
     if storage and study_name is None:
@@ -158,4 +177,4 @@ def search(budget: str | int = defaults.BUDGET, *, on_event: Callable | None = N
     return plan_search(budget, **inputs).run(on_event)
 
 
-__all__ = ["SearchJob", "latency_table", "make_band", "plan_search", "search"]
+__all__ = ["SearchJob", "latency_table", "limit", "make_band", "plan_search", "search"]

@@ -168,9 +168,11 @@ def plot_front(study: optuna.Study, settings: SearchSettings, path: Path) -> Non
 
 
 def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data: Dataset,
-                  command: str, confirmation=None) -> dict[str, Path]:
+                  command: str, confirmation=None, timing: dict | None = None
+                  ) -> dict[str, Path]:
     """trials.csv, best.yaml (the confirmed pick, or the best proxy score without a
-    confirmation), report.md, report.json and pareto.png."""
+    confirmation), report.md, report.json and pareto.png; `timing` (`SearchResult.timing`)
+    says what a time limit bought."""
     from .confirm import markdown
 
     data_name, data_text = data.name, data.describe(settings.proxy.resolution)
@@ -206,6 +208,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"- data: {data_text}",
         *([f"- classes: {', '.join(data.classes)}"] if data.classes else []),
         f"- procedure: {settings.procedure()}",
+        *([time_line(timing)] if timing else []),
         *([f"- trainings: {describe(settings)}; {repeatability(settings)}"]
           if settings.workers() else []),
         f"- trials: {json.dumps(states)}", "",
@@ -226,8 +229,19 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         "`report.json` (this report's figures), `pareto.png`.", ""]
     _atomic_write(paths["report"], "\n".join(lines))
     _atomic_write(paths["json"], json.dumps(
-        {**report_json(confirmation, study, settings), "data": data_name}, indent=2) + "\n")
+        {**report_json(confirmation, study, settings), "data": data_name,
+         **({"time": timing} if timing else {})}, indent=2) + "\n")
     return paths
+
+
+def time_line(timing: dict) -> str:
+    """The report's line on the time limit: what the time bought and what the run took."""
+    from .timing import clock
+
+    bought = timing["bought"] or "planned after the first candidate (none trained)"
+    stopped = f"; stopped early: {timing['stopped']}" if timing["stopped"] else ""
+    return (f"- time limit {timing['limit']}: {bought}; the run took "
+            f"{clock(timing['seconds'])}{stopped}")
 
 
 def provenance(trial: optuna.trial.FrozenTrial, settings: SearchSettings, command: str,

@@ -9,6 +9,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,13 +18,14 @@ import optuna
 
 from ..data import Dataset
 from ..errors import UserError
-from .confirm import Confirmation, confirm
+from .confirm import Confirmation, baseline_specs, confirm, control_spec
 from .outputs import leaderboard, write_outputs
 from .settings import SearchSettings
 from .trials import best_trained, evaluated, proxy_score, trained
 from .band import check_reachable
 from .storage import (default_storage, fail_dead_workers, open_study, requeue_interrupted,
                       study_identity)
+from .timing import Costs, Plan, Speed, clock, fit_confirmation, plan
 from .trial import run_trial
 from .workers import describe, search_in_workers
 
@@ -40,8 +42,12 @@ class SearchEvent:
     - "load": `done` of `info["total"]` images decoded (a folder from disk, before "start");
     - "start": `done` candidates are evaluated already (trained, or stopped at a rung); `info`
       has reachable (lo, hi), requeued (interrupted trials queued again), out, data (what it
-      trains on, in words), best (the best trial so far), procedure (in words) and
-      flat_because (why a search that asked for pruning trains every candidate fully);
+      trains on, in words), best (the best trial so far), procedure (in words),
+      flat_because (why a search that asked for pruning trains every candidate fully),
+      trials (the candidates it aims for) and time_limit (in words; "" without one);
+    - "plan": the search planned its procedure to fit the time limit (`message` says what the
+      time buys; `info["plan"]` is the `timing.Plan`), or shrank its confirmation to the time
+      left;
     - "trial": a trial is about to run (`done` trained so far);
     - "step": a proxy step finished (`step`, `loss`);
     - "phase": scoring after the training started a phase (`message`: "evaluating", ...);
@@ -67,6 +73,7 @@ class SearchResult:
     paths: dict[str, Path]
     stopped: str = ""  # why it stopped before reaching the trials asked for, if it did
     confirmation: Confirmation | None = None  # the finalists and the control, retrained
+    timing: dict | None = None  # under a time limit: the limit, the plan, the seconds taken
 
     @property
     def trained(self) -> list[optuna.trial.FrozenTrial]:
@@ -93,7 +100,8 @@ class SearchResult:
                 "leaderboard": json.loads(self.leaderboard().to_json(orient="records")),
                 "pick": None if pick is None else {"trial": pick.trial, "mean": pick.mean,
                                                    "madds": pick.madds},
-                "verdict": self.confirmation.verdict() if self.confirmation else None}
+                "verdict": self.confirmation.verdict() if self.confirmation else None,
+                "timing": self.timing}
 
 
 LOCK_FILE = ".mfsearch.lock"
@@ -125,6 +133,74 @@ def output_lock(out: Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+class Clock:
+    """A search under `settings.time_limit`, as it goes (one process: parallel workers are not
+    planned). The first candidate trained measures this machine; the plan (timing.plan) is
+    kept in the study, so a resumed search runs the same one against a fresh limit."""
+
+    def __init__(self, settings: SearchSettings, study: optuna.Study, started: float):
+        self.limit = settings.time_limit
+        self.study, self.started = study, started
+        self.designs = int(control_spec(settings) is not None) + len(baseline_specs(settings))
+        self.jobs = settings.confirmation_jobs()
+        self.given = (settings.trials, settings.finalists, settings.confirm_seeds)
+        self.eta, self.pruning = settings.eta, settings.pruning
+        recorded = study.user_attrs.get("plan")
+        self.plan = Plan.from_json(recorded) if recorded else None
+        self.stopped_at: int | None = None  # candidates evaluated when the limit stopped them
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def apply(self, settings: SearchSettings) -> SearchSettings:
+        if self.plan is None:
+            return settings
+        return dataclasses.replace(settings, trials=self.plan.candidates,
+                                   finalists=self.plan.finalists,
+                                   confirm_seeds=self.plan.confirm_seeds)
+
+    def measure(self, trial: optuna.trial.FrozenTrial, seconds: float, steps: int) -> Plan:
+        """Plan from the first candidate trained to the top (`seconds` asked to scored)."""
+        speed = Speed(trial_seconds=round(seconds, 3), steps=steps,
+                      step_seconds=round(trial.user_attrs["train_seconds"] / steps, 5))
+        self.plan = plan(self.limit, self.elapsed(), seconds, speed, self.given, self.designs,
+                         self.jobs, self.eta, self.pruning)
+        self.study.set_user_attr("plan", self.plan.to_json())
+        return self.plan
+
+    def room_for_candidate(self, settings: SearchSettings) -> bool:
+        """Whether one more candidate trained to the top still leaves the confirmation its
+        time within the limit."""
+        if self.plan is None:
+            return True
+        confirmation = Costs(self.plan.speed, self.designs, self.jobs).confirmation(
+            settings.finalists, settings.confirm_seeds)
+        left = self.limit.seconds - self.elapsed()
+        return self.plan.speed.trial_seconds + confirmation <= left
+
+    def fit_confirmation(self, settings: SearchSettings) -> tuple[SearchSettings, str]:
+        """The confirmation shrunk to the time left (fewer seeds, then fewer finalists), and
+        what changed in words ("" when it fits as planned)."""
+        if self.plan is None or not settings.finalists:
+            return settings, ""
+        left = self.limit.seconds - self.elapsed()
+        finalists, seeds = fit_confirmation(self.plan.speed, settings.finalists,
+                                            settings.confirm_seeds, left, self.designs,
+                                            self.jobs)
+        if (finalists, seeds) == (settings.finalists, settings.confirm_seeds):
+            return settings, ""
+        return (dataclasses.replace(settings, finalists=finalists, confirm_seeds=seeds),
+                f"{clock(left)} left of the time limit: the confirmation retrains {finalists} "
+                f"finalists with {seeds} further seeds (planned: {settings.finalists} with "
+                f"{settings.confirm_seeds})")
+
+    def summary(self, stopped: str) -> dict:
+        return {"limit": self.limit.given, "limit_seconds": self.limit.seconds,
+                "plan": self.plan.to_json() if self.plan else None,
+                "bought": self.plan.describe() if self.plan else "",
+                "seconds": round(self.elapsed(), 1), "stopped": stopped}
+
+
 class SearchInterrupted(KeyboardInterrupt):
     """Ctrl-C during a search: the outputs of what finished are written; `result` holds them."""
 
@@ -136,32 +212,50 @@ class SearchInterrupted(KeyboardInterrupt):
 def run_search(settings: SearchSettings, data: Dataset, out: str | Path,
                on_event: Callable[[SearchEvent], None] | None = None, *,
                storage: str | None = None, study_name: str | None = None, command: str = "",
-               max_duplicates: int | None = None) -> SearchResult:
+               max_duplicates: int | None = None, started: float | None = None
+               ) -> SearchResult:
     """Search until the study holds `settings.trials` trained candidates, then write
     trials.csv, best.yaml, report.md and pareto.png into `out` (they are also written on
     Ctrl-C, which raises SearchInterrupted). `storage` shares the study with other workers;
     without it the study is `out/study.db` and a rerun resumes it. The search stops early
-    after `max_duplicates` proposals in a row repeat trained architectures."""
+    after `max_duplicates` proposals in a row repeat trained architectures. A time limit
+    (`settings.time_limit`) counts from `started` (time.monotonic(); default: now)."""
+    started = time.monotonic() if started is None else started
     out = Path(out)
     data.check_batch(settings.proxy.batch_size)
     out.mkdir(parents=True, exist_ok=True)
     with output_lock(out):
         return _search(settings, data, out, on_event or (lambda event: None), storage,
-                       study_name, command, max_duplicates or MAX_CONSECUTIVE_DUPLICATES)
+                       study_name, command, max_duplicates or MAX_CONSECUTIVE_DUPLICATES,
+                       started)
 
 
 def _search_here(settings: SearchSettings, data: Dataset, study: optuna.Study, emit,
-                 shared: bool, count: int, max_duplicates: int) -> str:
-    """The search stage in this process, one candidate at a time; why it stopped early."""
+                 shared: bool, count: int, max_duplicates: int,
+                 timer: Clock | None) -> tuple[str, SearchSettings]:
+    """The search stage in this process, one candidate at a time: why it stopped early, and
+    the settings it ended with (a time limit plans them after the first candidate)."""
     rejects = duplicates = 0
     while count < settings.trials:
+        if timer is not None and not timer.room_for_candidate(settings):
+            timer.stopped_at = count
+            stopped = (f"the time limit: {count} of {settings.trials} planned candidates "
+                       f"evaluated when one more would have left too little of the "
+                       f"{clock(timer.limit.seconds)} for the confirmation")
+            emit(SearchEvent("stop", done=len(trained(study)), message=stopped))
+            return stopped, settings
         emit(SearchEvent("trial", done=count))
         if shared:
             fail_dead_workers(study)
+        began = time.monotonic()
         outcome = run_trial(study, settings, data,
                             lambda n, loss: emit(SearchEvent("step", step=n, loss=loss)),
                             lambda name: emit(SearchEvent("phase", message=name)))
         last = study.trials[-1]
+        if timer is not None and timer.plan is None and outcome == "trained":
+            planned = timer.measure(last, time.monotonic() - began, settings.proxy.steps)
+            settings = timer.apply(settings)
+            emit(SearchEvent("plan", message=planned.describe(), info={"plan": planned}))
         done = trained(study)
         count = len(evaluated(study))
         emit(SearchEvent("outcome", done=count, outcome=outcome, trial=last.number,
@@ -174,15 +268,16 @@ def _search_here(settings: SearchSettings, data: Dataset, study: optuna.Study, e
             stopped = (f"the last {duplicates} proposals repeated architectures already "
                        "trained; the space holds nothing new the sampler finds in the band")
             emit(SearchEvent("stop", done=len(done), message=stopped))
-            return stopped
+            return stopped, settings
         if rejects > MAX_CONSECUTIVE_REJECTS:
             raise UserError(f"{rejects} candidates in a row fell outside the band; widen "
                             "--tolerance or the space")
-    return ""
+    return "", settings
 
 
 def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: str | None,
-            study_name: str | None, command: str, max_duplicates: int) -> SearchResult:
+            study_name: str | None, command: str, max_duplicates: int,
+            started: float) -> SearchResult:
     lo, hi = check_reachable(settings.space, settings.band)
     settings = dataclasses.replace(settings, checkpoint_dir=out / CHECKPOINTS)
     shared = storage is not None
@@ -190,13 +285,22 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
     study = open_study(storage or default_storage(out), study_name or "mfsearch", settings,
                        shared=shared, identity=study_identity(settings, data), where=where)
     requeued = 0 if shared else requeue_interrupted(study)
+    timer = (Clock(settings, study, started)
+             if settings.time_limit is not None and not settings.workers() else None)
+    settings = timer.apply(settings) if timer is not None else settings
     described = data.describe(settings.proxy.resolution)
     done = trained(study)
     count = len(evaluated(study))
     emit(SearchEvent("start", done=count, info={
         "reachable": (lo, hi), "requeued": requeued, "out": out, "data": described,
         "best": best_trained(done) if done else None, "procedure": settings.procedure(),
-        "workers": describe(settings),
+        "workers": describe(settings), "trials": settings.trials,
+        "time_limit": "" if settings.time_limit is None else (
+            f"{settings.time_limit.given}, planned after the first candidate"
+            if timer is not None and timer.plan is None else
+            f"{settings.time_limit.given}: {timer.plan.describe()}" if timer is not None else
+            f"{settings.time_limit.given} is not planned for parallel workers; they train "
+            "the procedure asked for"),
         "flat_because": "" if settings.pruning or settings.pruner == "none" else
         "Optuna's pruners refuse multi-objective studies"}))
     stopped = ""
@@ -215,15 +319,23 @@ def _search(settings: SearchSettings, data: Dataset, out: Path, emit, storage: s
             if stopped:
                 emit(SearchEvent("stop", done=len(trained(study)), message=stopped))
         else:
-            stopped = _search_here(settings, data, study, emit, shared, count, max_duplicates)
+            stopped, settings = _search_here(settings, data, study, emit, shared, count,
+                                             max_duplicates, timer)
         confirmation = None
+        if timer is not None:
+            settings, shrunk = timer.fit_confirmation(settings)
+            if shrunk:
+                emit(SearchEvent("plan", message=shrunk, info={"plan": timer.plan}))
         if settings.finalists:  # also after an early stop: confirm what the search found
             emit(SearchEvent("phase", message="confirming the finalists"))
             confirmation = confirm(study, settings, data, out,
                                    lambda message: emit(SearchEvent("confirm",
                                                                     message=message)))
     except KeyboardInterrupt:
-        paths = write_outputs(study, settings, out, data, command)
-        raise SearchInterrupted(SearchResult(study, out, paths, "interrupted")) from None
-    paths = write_outputs(study, settings, out, data, command, confirmation)
-    return SearchResult(study, out, paths, stopped, confirmation)
+        timing = timer.summary("interrupted") if timer is not None else None
+        paths = write_outputs(study, settings, out, data, command, timing=timing)
+        raise SearchInterrupted(SearchResult(study, out, paths, "interrupted",
+                                             timing=timing)) from None
+    timing = timer.summary(stopped) if timer is not None else None
+    paths = write_outputs(study, settings, out, data, command, confirmation, timing)
+    return SearchResult(study, out, paths, stopped, confirmation, timing)

@@ -14,6 +14,7 @@ from ..proxy.config import ProxyConfig
 from ..proxy.options import DeviceOptions
 from .band import Band
 from .rungs import make_pruner, rung_steps
+from .timing import TimeLimit
 
 if TYPE_CHECKING:  # Optuna and the latency table load with the search, not with its settings
     import optuna
@@ -61,6 +62,8 @@ class SearchSettings:
     devices: tuple[str, ...] = ()
     per_device: int | None = None
     cuda: DeviceOptions = DeviceOptions()
+    # The run fits this (timing.py): None trains the procedure above whatever it takes.
+    time_limit: TimeLimit | None = None
 
     @property
     def pruning(self) -> bool:
