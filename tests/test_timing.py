@@ -128,7 +128,9 @@ def test_a_search_past_its_limit_stops_and_confirms_its_pick(tmp_path, capsys):
             "finalist with 1 further seed: about") in printed
     report = json.loads((out / "report.json").read_text())
     assert report["time"]["plan"]["candidates"] == 1
-    assert report["time"]["stopped"] == ""  # the plan's one candidate was evaluated
+    assert report["time"]["stopped"] == (
+        "the time limit: 1 of 6 candidates evaluated (1 planned) when one more would have left "
+        "the confirmation too little of the 0:00")
     assert report["seeds"] == [0, 1] and len(report["finalists"]) == 1
     assert report["pick"] is not None
     text = (out / "report.md").read_text()

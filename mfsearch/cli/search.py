@@ -274,8 +274,6 @@ class _ProgressRenderer:
             p.update(self.task, completed=event.done, best=_best_text(event.info["best"]))
         elif event.kind == "plan":
             self.say(f"time limit: {event.message}")
-            if event.info["plan"].candidates != self.settings.trials:
-                p.update(self.task, total=event.info["plan"].candidates)
         elif event.kind == "stop":
             self.say(f"stopping: {event.message}")
         elif event.kind == "confirm":

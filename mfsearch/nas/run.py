@@ -147,7 +147,6 @@ class Clock:
         self.eta, self.pruning = settings.eta, settings.pruning
         recorded = study.user_attrs.get("plan")
         self.plan = Plan.from_json(recorded) if recorded else None
-        self.stopped_at: int | None = None  # candidates evaluated when the limit stopped them
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -155,8 +154,9 @@ class Clock:
     def apply(self, settings: SearchSettings) -> SearchSettings:
         if self.plan is None:
             return settings
-        return dataclasses.replace(settings, trials=self.plan.candidates,
-                                   finalists=self.plan.finalists,
+        # The candidates planned are a forecast: the search goes on towards those asked for
+        # while one more leaves the confirmation its time (`room_for_candidate`).
+        return dataclasses.replace(settings, finalists=self.plan.finalists,
                                    confirm_seeds=self.plan.confirm_seeds)
 
     def measure(self, trial: optuna.trial.FrozenTrial, seconds: float, steps: int) -> Plan:
@@ -238,10 +238,9 @@ def _search_here(settings: SearchSettings, data: Dataset, study: optuna.Study, e
     rejects = duplicates = 0
     while count < settings.trials:
         if timer is not None and not timer.room_for_candidate(settings):
-            timer.stopped_at = count
-            stopped = (f"the time limit: {count} of {settings.trials} planned candidates "
-                       f"evaluated when one more would have left too little of the "
-                       f"{clock(timer.limit.seconds)} for the confirmation")
+            stopped = (f"the time limit: {count} of {settings.trials} candidates evaluated "
+                       f"({timer.plan.candidates} planned) when one more would have left the "
+                       f"confirmation too little of the {clock(timer.limit.seconds)}")
             emit(SearchEvent("stop", done=len(trained(study)), message=stopped))
             return stopped, settings
         emit(SearchEvent("trial", done=count))

@@ -5,9 +5,10 @@ confirms and with how many further seeds, so that the whole run ends within the 
 The given procedure (the defaults, or what the user set) is the most a plan asks for: when it
 fits, it runs unchanged; when it does not, the plan is the procedure within it that fits and
 that replayed searches (`mfsearch fidelity`'s procedure table, fidelity/decision.py) rate best,
-i.e. most often picking a design in the reference's top quartile. The search stage then stops
-proposing candidates once one more would leave too little time for the confirmation, and the
-confirmation shrinks to the time that is left, so a slow stretch costs candidates, not the
+i.e. most often picking a design in the reference's top quartile. Its candidates are a
+forecast: the search stage goes on, up to the candidates asked for, while one more candidate
+trained to the top still leaves the confirmation its time, and the confirmation shrinks to the
+time that is left, so a slow stretch costs candidates and a fast one buys some, within the
 limit."""
 
 from __future__ import annotations
