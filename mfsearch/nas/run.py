@@ -246,11 +246,13 @@ def _search_here(settings: SearchSettings, data: Dataset, study: optuna.Study, e
         emit(SearchEvent("trial", done=count))
         if shared:
             fail_dead_workers(study)
-        began = time.monotonic()
+        began, asked = time.monotonic(), []
         outcome = run_trial(study, settings, data,
                             lambda n, loss: emit(SearchEvent("step", step=n, loss=loss)),
-                            lambda name: emit(SearchEvent("phase", message=name)))
-        last = study.trials[-1]
+                            lambda name: emit(SearchEvent("phase", message=name)),
+                            asked.append)
+        # This process's trial: with --storage, other workers' trials may come after it.
+        last = study.get_trials(deepcopy=False)[asked[0]]
         if timer is not None and timer.plan is None and outcome == "trained":
             planned = timer.measure(last, time.monotonic() - began, settings.proxy.steps)
             settings = timer.apply(settings)
