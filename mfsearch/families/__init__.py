@@ -11,13 +11,14 @@ from .io import (apply_overrides, apply_values, load_model_spec, load_spec, name
                  save_spec, spec_from_dict, spec_from_yaml, spec_to_yaml, variant_name,
                  variant_names)
 from .registry import (BUILTIN, DEFAULT_FAMILY, ENTRY_POINT_GROUP, all_families, analyze,
-                       build_model, family_of, get_family, register, unregister)
+                       build_model, build_trainable, family_of, get_family, register, unregister)
 
-__all__ = ["BUILTIN", "DEFAULT_FAMILY", "ENTRY_POINT_GROUP", "Family", "Presentation", "SpecError",
-           "all_families", "analyze", "apply_overrides", "apply_values", "build_model",
-           "counted_model", "family_of", "get_family", "load_model_spec", "load_spec",
-           "named_overrides", "register", "save_spec", "spec_from_dict", "spec_from_yaml",
-           "spec_to_yaml", "unregister", "variant_name", "variant_names"]
+__all__ = ["BUILTIN", "DEFAULT_FAMILY", "ENTRY_POINT_GROUP", "Family", "Presentation",
+           "SpecError", "all_families", "analyze", "apply_overrides", "apply_values",
+           "build_model", "build_trainable", "counted_model", "family_of", "get_family",
+           "load_model_spec", "load_spec", "named_overrides", "register", "save_spec",
+           "spec_from_dict", "spec_from_yaml", "spec_to_yaml", "unregister", "variant_name",
+           "variant_names"]
 
 
 def counted_model(spec, resolution=224, backbone: bool = False, weights=None):

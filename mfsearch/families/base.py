@@ -90,6 +90,21 @@ class Family:
     # "module:function"; function(spec) -> {"lr", "weight_decay", "batch", "from"}: its paper's
     # training hyper-parameters at that batch (`mfsearch train` scales them to its own).
     training: str | None = None
+    # A training from scratch (the proxy, `mfsearch train`) zero-initialises the classifier
+    # (`model.get_classifier()`): the family's own initialisation is sized for 1000 classes
+    # and gives a few classes logits too large for a short run to recover from.
+    zero_classifier: bool = False
+
+    def build_trainable(self, spec, resolution):
+        """The model a training from scratch starts from (BatchNorms unfolded)."""
+        model = self.build_model(spec, resolution)
+        if self.zero_classifier:
+            import torch
+
+            classifier = model.get_classifier()
+            torch.nn.init.zeros_(classifier.weight)
+            torch.nn.init.zeros_(classifier.bias)
+        return model
 
     def analyze(self, spec, resolution, backbone: bool = False):
         """The analytic cost (`mfsearch.cost.counts.ModelCost`) of `spec` at `resolution` (a side

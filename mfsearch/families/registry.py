@@ -68,6 +68,12 @@ def analyze(spec, resolution=224, backbone: bool = False):
     return family_of(spec).analyze(spec, resolution, backbone)
 
 
+def build_trainable(spec, resolution=224):
+    """The torch model a training from scratch starts from (the family's training
+    initialisation applied)."""
+    return family_of(spec).build_trainable(spec, resolution)
+
+
 def build_model(spec, resolution=224, features_only: bool = False,
                 strides: tuple[int, ...] | None = None):
     """The torch model of any family's spec (BatchNorms unfolded, ready to train), or its

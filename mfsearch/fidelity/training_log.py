@@ -20,10 +20,12 @@ from ..families import DEFAULT_FAMILY, get_family
 from ..latency.measure import machine
 
 # The code a training's outcome depends on (globs under the package, then under the trained
-# spec's family package): a change to it makes earlier lines stale. A family's cost model,
-# space and `Family` object do not train, nor does another family's code.
-_CODE = ("data/*.py", "models/layers.py", "spec/*.py", "proxy/train.py", "proxy/config.py")
-_FAMILY_CODE = ("spec.py", "layout.py", "model.py", "layers.py", "pillars.py")
+# spec's family package): a change to it makes earlier lines stale. The `Family` object counts
+# (its training initialisation); a family's cost model and space do not train, nor does
+# another family's code.
+_CODE = ("data/*.py", "models/layers.py", "spec/*.py", "proxy/train.py", "proxy/config.py",
+         "families/base.py", "families/registry.py")
+_FAMILY_CODE = ("__init__.py", "spec.py", "layout.py", "model.py", "layers.py", "pillars.py")
 
 
 def code_only(source: str) -> str:

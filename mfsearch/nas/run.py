@@ -25,7 +25,7 @@ from .trials import best_trained, evaluated, proxy_score, trained
 from .band import check_reachable
 from .storage import (default_storage, fail_dead_workers, open_study, requeue_interrupted,
                       study_identity)
-from .timing import Costs, Plan, Speed, clock, fit_confirmation, plan
+from .timing import SAFETY, Costs, Plan, Speed, clock, fit_confirmation, plan
 from .trial import run_trial
 from .workers import describe, search_in_workers
 
@@ -170,12 +170,12 @@ class Clock:
 
     def room_for_candidate(self, settings: SearchSettings) -> bool:
         """Whether one more candidate trained to the top still leaves the confirmation its
-        time within the limit."""
+        time within the limit (with the plan's margin: the estimates drift by seconds)."""
         if self.plan is None:
             return True
         confirmation = Costs(self.plan.speed, self.designs, self.jobs).confirmation(
             settings.finalists, settings.confirm_seeds)
-        left = self.limit.seconds - self.elapsed()
+        left = SAFETY * self.limit.seconds - self.elapsed()
         return self.plan.speed.trial_seconds + confirmation <= left
 
     def fit_confirmation(self, settings: SearchSettings) -> tuple[SearchSettings, str]:

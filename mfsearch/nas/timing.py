@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from ..errors import UserError
 
-__all__ = ["Costs", "Plan", "Speed", "TimeLimit", "clock", "confirmation_runs",
+__all__ = ["SAFETY", "Costs", "Plan", "Speed", "TimeLimit", "clock", "confirmation_runs",
            "fit_confirmation", "parse_duration", "plan"]
 
 # The plan aims this far inside the limit: the speed is measured on one candidate, and others

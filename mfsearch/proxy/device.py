@@ -24,7 +24,7 @@ import torch
 from ..data import Dataset
 from ..devices import resolve_device
 from ..errors import UserError
-from ..families import build_model
+from ..families import build_trainable
 from .config import ProxyConfig
 from .options import DeviceOptions
 from .steps import Steps, autocast_for
@@ -186,7 +186,8 @@ def _on_stream(stream):
 def _build(spec, data: Dataset, cfg: ProxyConfig, device: torch.device):
     """The seeded model (classifier resized to the data) and the training split on `device`."""
     torch.manual_seed(cfg.seed)
-    model = build_model(spec.replace(num_classes=data.num_classes), cfg.resolution).to(device)
+    model = build_trainable(spec.replace(num_classes=data.num_classes), cfg.resolution)
+    model = model.to(device)
     x_train, y_train = (on_device(t, device) for t in data.train(cfg.resolution))
     return model, x_train, y_train
 

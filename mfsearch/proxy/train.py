@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..data import Dataset
 from ..devices import resolve_device
-from ..families import build_model
+from ..families import build_trainable
 from .config import ProxyConfig
 
 
@@ -70,7 +70,7 @@ def _train(spec, data: Dataset, cfg: ProxyConfig, progress, phase,
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     spec = spec.replace(num_classes=data.num_classes)
-    model = build_model(spec, cfg.resolution).to(device)
+    model = build_trainable(spec, cfg.resolution).to(device)
     exempt = model.no_weight_decay() if hasattr(model, "no_weight_decay") else set()
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n not in exempt]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1 or n in exempt]

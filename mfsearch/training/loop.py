@@ -19,7 +19,7 @@ from torch.optim.swa_utils import AveragedModel
 
 from ..devices import resolve_device
 from ..errors import UserError
-from ..families import build_model
+from ..families import build_trainable
 from .data import TrainingData, to_input
 from .outputs import RUN_FILE, finish
 from .settings import TrainSettings
@@ -172,7 +172,7 @@ def train_model(spec, data: TrainingData, settings: TrainSettings, out: Path,
         raise UserError(f"--batch {settings.batch}: must divide among {where.world} processes")
     torch.manual_seed(settings.seed)
     spec = spec.replace(num_classes=data.num_classes)
-    net = build_model(spec, settings.resolution).to(where.device)
+    net = build_trainable(spec, settings.resolution).to(where.device)
     model = (torch.nn.parallel.DistributedDataParallel(net) if where.world > 1 else net)
     sampler = torch.utils.data.DistributedSampler(data.train, num_replicas=where.world,
                                                   rank=where.rank, shuffle=True,

@@ -30,7 +30,7 @@ FAMILY = Family(
     display=Presentation(title="MobileNetV3", colour="#2ca02c", short_prefix="MNv3-",
                          summary_lines=_summary),
     head_parts=frozenset({"final_conv", "head"}),
-    weights=f"{__name__}.weights:from_timm", baseline=True,
+    weights=f"{__name__}.weights:from_timm", baseline=True, zero_classifier=True,
     published_names={f"mobilenetv3-{size}-{tag}": f"MobileNetV3-{size.title()} {mult}x"
                      for size, tag, mult in (("large", "075", "0.75"), ("large", "100", "1.0"),
                                              ("large", "125", "1.25"), ("small", "075", "0.75"),

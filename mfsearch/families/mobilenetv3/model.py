@@ -195,6 +195,9 @@ class MobileNetV3(nn.Module):
         """The maps after the stages (stem = 0, then the spec's stages) in `taps`."""
         return staged_maps(x, [self.stem, *self.blocks], taps)
 
+    def get_classifier(self) -> nn.Linear:
+        return self.head.classifier
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.final_conv(self.blocks(self.stem(x))))
 
