@@ -140,3 +140,14 @@ def test_space_brackets_the_150m_band_and_samples_valid_specs():
     specs = list(random_specs(space, seed=0, max_tries=5))
     assert len(specs) == 5 and all(s.family == "mobilenetv3" for s in specs)
     assert all(low <= mfsearch.cost(s).madds <= high for s in specs)
+
+
+def test_training_starts_from_a_zero_classifier_only_where_the_family_asks():
+    from mfsearch.families import build_trainable, load_model_spec
+
+    mnv3 = build_trainable(load_model_spec("mobilenetv3-small-075").replace(num_classes=8), 32)
+    assert mnv3.get_classifier().weight.abs().sum().item() == 0.0
+    assert mnv3.get_classifier().bias.abs().sum().item() == 0.0
+    mf = build_trainable(load_model_spec("mobile-former-26m").replace(num_classes=8), 32)
+    assert all(p.abs().sum().item() > 0 for n, p in mf.named_parameters()
+               if n.endswith("weight") and p.ndim == 2)
