@@ -118,10 +118,10 @@ def test_ctrl_c_keeps_finished_work_and_says_how_to_resume(tmp_path, monkeypatch
     real = trial_mod.run_trial
     trained = {"n": 0}
 
-    def interrupt_after_one(study, settings, data, on_step=None, on_phase=None):
+    def interrupt_after_one(study, settings, data, on_step=None, on_phase=None, on_ask=None):
         if trained["n"] == 1:
             raise KeyboardInterrupt
-        outcome = real(study, settings, data, on_step, on_phase)
+        outcome = real(study, settings, data, on_step, on_phase, on_ask)
         trained["n"] += outcome == "trained"
         return outcome
 
