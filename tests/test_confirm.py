@@ -133,9 +133,9 @@ def test_confirmation_resumes_after_sigkill_without_retraining(tmp_path):
             break
         time.sleep(0.05)
     assert worker.poll() is None, "the confirmation finished before it could be killed"
-    assert log.exists(), "no confirmation run finished within the deadline"
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
+    assert log.exists(), "no confirmation run finished within the deadline"
     kept = log.read_text().splitlines()
     assert 2 <= len(kept) < 10  # 2 finalists x 2 seeds + the control's 3 + the baseline's 3
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=240)
