@@ -12,6 +12,7 @@ other registered families).
     record = mfsearch.proxy_fidelity(archs=8, report="fidelity.md")
     timed = mfsearch.measure_latency("151m", threads=1)
     history = mfsearch.train("151m", "~/data/cifar10", epochs=5, resolution=32, out="runs/t")
+    learned = mfsearch.variants_learn(family="all", data="~/data/cifar10", out="runs/learn")
 
 Every call is a job of `mfsearch.jobs`, the functions the command line runs, with the same
 inputs and defaults. Bad input raises `mfsearch.UserError` with the message the command line
@@ -20,10 +21,11 @@ prints.
 
 from .errors import UserError
 from .jobs import (Cost, ablate, build_model, check, cost, load_model, load_spec,
-                   measure_latency, proxy_fidelity, save_model, search, train, verify)
+                   measure_latency, proxy_fidelity, save_model, search, train, variants_learn,
+                   verify)
 
 __version__ = "0.1.0"
 
 __all__ = ["Cost", "UserError", "__version__", "ablate", "build_model", "check", "cost", "load_model",
            "load_spec", "measure_latency", "proxy_fidelity", "save_model", "search", "train",
-           "verify"]
+           "variants_learn", "verify"]

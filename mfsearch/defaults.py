@@ -25,6 +25,11 @@ VAL_FRACTION = 0.2  # held out of a flat ImageFolder for scoring
 # their sampling error stays well below the seed-to-seed spread of a short training.
 HELD_OUT_IMAGES = 4096
 DEVICE = "auto"  # where proxies train: CUDA when there is one
+# `mfsearch variants --train`: a shipped variant learns under the default proxy when its final
+# training loss ends clearly below guessing's, under LEARNED_MARGIN x ln(classes), and its
+# held-out top-1 is above chance; two seeds each.
+LEARNED_MARGIN = 0.9
+LEARN_SEEDS = 2
 PRECISION = "fp32"  # CUDA trainings' precision
 
 # The fidelity measurement.

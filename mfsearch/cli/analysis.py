@@ -10,9 +10,12 @@ import sys
 from ..cost.counts import CONVENTIONS, DEFAULT_CONVENTION
 from ..families import (DEFAULT_FAMILY, all_families, get_family, load_model_spec,
                         named_overrides)
+from .. import defaults
+from ..jobs.learn import plan_variants_learn
 from ..jobs.models import plan_check, plan_cost
 from ..errors import UserError
 from ..spec.geometry import parse_resolution, size_label, size_text
+from .common import add_proxy_args, positive_int, proxy_inputs
 from .render import cost_json, fitted_table, make_console, print_cost, print_fitted
 
 
@@ -57,14 +60,26 @@ def model_spec(args: argparse.Namespace):
 
 
 def register(sub) -> None:
-    p = sub.add_parser("variants", help="the shipped variants of a family with params and MAdds")
-    p.add_argument("--family", choices=list(all_families()), default=DEFAULT_FAMILY,
-                   help="whose shipped variants")
+    p = sub.add_parser("variants", help="the shipped variants of a family with params and "
+                       "MAdds; with --train, whether each learns under the default proxy")
+    p.add_argument("--family", choices=[*all_families(), "all"], default=None,
+                   help=f"whose shipped variants (default: {DEFAULT_FAMILY}; with --train, all)")
     p.add_argument("--res", type=size_arg, default=224, metavar="N|HxW",
                    help="input size: N for N x N, or height x width (800x1333)")
     p.add_argument("--convention", choices=list(CONVENTIONS), default=DEFAULT_CONVENTION,
                    help="how MAdds are counted")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output")
+    g = p.add_argument_group("learning check (--train)")
+    g.add_argument("--train", action="store_true", help="train every variant with its "
+                   "family's default proxy settings and say whether it learned (final training "
+                   f"loss under {defaults.LEARNED_MARGIN:g} x ln(classes) and held-out top-1 "
+                   "above chance); writes learn.md and learn.json")
+    g.add_argument("--seeds", type=positive_int, default=defaults.LEARN_SEEDS,
+                   help="proxy trainings of each variant (every training is kept in "
+                   "trainings.jsonl, so a rerun trains only what is missing)")
+    g.add_argument("--out", help="folder for learn.md/.json (default: "
+                   "reports/external_validity/variants-TASK in a checkout of mfsearch)")
+    add_proxy_args(g)
     p.set_defaults(func=cmd_variants)
 
     p = sub.add_parser("cost", help="analytic params and MAdds per pillar and per block")
@@ -84,14 +99,37 @@ def register(sub) -> None:
 def cmd_variants(args: argparse.Namespace) -> int:
     from ..reports.variants import variant_rows
 
-    conv = args.convention
-    family = get_family(args.family)
-    rows = variant_rows(family.name, args.res, conv)
+    if args.train:
+        return _learn(args)
+    names = list(all_families()) if args.family == "all" else [args.family or DEFAULT_FAMILY]
     if args.format == "json":
-        print(json.dumps({"family": family.name, "resolution": size_label(args.res),
-                          "convention": conv,
-                          "variants": rows}, indent=2))
+        listed = [{"family": get_family(name).name, "resolution": size_label(args.res),
+                   "convention": args.convention,
+                   "variants": variant_rows(name, args.res, args.convention)}
+                  for name in names]
+        print(json.dumps(listed[0] if len(listed) == 1 else listed, indent=2))
         return 0
+    for name in names:
+        _print_variants(name, args.res, args.convention)
+    return 0
+
+
+def _learn(args: argparse.Namespace) -> int:
+    job = plan_variants_learn(family=args.family or "all", seeds=args.seeds, out=args.out,
+                             **proxy_inputs(args))
+    console = make_console()
+    record = job.run(lambda m: console.print(m, highlight=False))
+    learned = sum(v["learned"] for v in record["variants"].values())
+    console.print(f"{learned} of {len(record['variants'])} variants learned on {record['task']}; "
+                  f"wrote {job.out / 'learn.md'} and learn.json", highlight=False)
+    return 0
+
+
+def _print_variants(family_name: str, res, conv: str) -> None:
+    from ..reports.variants import variant_rows
+
+    family = get_family(family_name)
+    rows = variant_rows(family.name, res, conv)
     dash = lambda v, fmt: "-" if v is None else fmt.format(v)  # noqa: E731
     rows = [[r["variant"], str(r["blocks"]), f"{r['params']:,}",
              f"{r['madds'] / 1e6:,.3f}M", dash(r["published_params_M"], "{:g}M"),
@@ -99,7 +137,7 @@ def cmd_variants(args: argparse.Namespace) -> int:
              dash(r["top1"], "{:g}")] for r in rows]
     console = make_console()
     table, dropped = fitted_table(
-        console, f"{family.display.title} variants @ {size_text(args.res)} ({conv} MAdds)",
+        console, f"{family.display.title} variants @ {size_text(res)} ({conv} MAdds)",
         [("variant", None), ("blocks", 1), ("params", None), ("MAdds", None),
          ("paper\nparams", 3), ("paper\nMAdds", 4), ("vs\npaper", 5), ("paper\ntop-1", 2)],
         rows)
@@ -107,7 +145,6 @@ def cmd_variants(args: argparse.Namespace) -> int:
     console.print(f"convention {conv}: {CONVENTIONS[conv]}", highlight=False)
     console.print("paper: params, MAdds and top-1 as the family's paper prints them "
                   "(mfsearch/reports/data/published_imagenet.csv)", highlight=False)
-    return 0
 
 
 def cost_inputs(args: argparse.Namespace) -> dict:

@@ -4,8 +4,7 @@ with the paper's (agreement.md and agreement.json beside the tables)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -15,8 +14,7 @@ from ..errors import UserError
 from ..families import load_model_spec
 from .common import (DataSource, data_source, proxy_settings, quiet_libraries, report_path,
                      writable_dir)
-
-TRAININGS = "trainings.jsonl"  # every proxy training of the rows, kept: a rerun resumes
+from .trainings import TRAININGS, SeededTrainings
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class AblateJob:
         out = writable_dir(self.out)
         train, note, trainer = None, "", None
         if self.proxy is not None:
-            trainer = _Trainer(self.data.load(), self.proxy, self.seeds, out / TRAININGS, log)
+            trainer = _AblationTrainings(self.data.load(), self.proxy, self.seeds, out / TRAININGS, log)
             train, note = trainer.top1, trainer.note()
         results = []
         try:
@@ -68,18 +66,8 @@ class AblateJob:
                 and (self.resolution is None or self.resolution == paper.resolution))
 
 
-class _Trainer:
-    """Proxy trainings of spec rows, `seeds` seeds each, logged and reused: the base model,
-    which several tables repeat, trains once per seed."""
-
-    def __init__(self, data, proxy, seeds: int, log_path: Path, log: Callable[[str], None]):
-        from ..fidelity.training_log import TrainingLog
-        from ..nas.confirm import Guessing
-        from ..proxy.pool import threads_per_job
-
-        self.data, self.proxy, self.seeds, self.say = data, proxy, seeds, log
-        self.log = TrainingLog(log_path, data, threads_per_job(1))
-        self.guessing = Guessing(data.num_classes, data.sizes()[1])
+class _AblationTrainings(SeededTrainings):
+    """The rows' trainings: a base model that several tables repeat trains once per seed."""
 
     def note(self) -> str:
         cfg = self.proxy
@@ -87,28 +75,6 @@ class _Trainer:
                 f"batch {cfg.batch_size}, {cfg.resolution}px, lr {cfg.lr:g}; mean of seeds "
                 f"{cfg.seed}-{cfg.seed + self.seeds - 1}); it ranks rows on that data and is not "
                 "ImageNet accuracy.")
-
-    def outcomes(self, spec) -> list[dict]:
-        from ..proxy.train import TrainingDiverged, train_proxy
-
-        found = []
-        for k in range(self.seeds):
-            cfg = replace(self.proxy, seed=self.proxy.seed + k)
-            outcome = self.log.get(spec, cfg)
-            if outcome is None:
-                self.say(f"training {spec.name}, seed {cfg.seed} ...")
-                losses: list[float] = []
-                try:
-                    result = train_proxy(spec, self.data, cfg,
-                                         progress=lambda step, loss: losses.append(loss))
-                    outcome = {"score": result.scored(cfg.score), "top1": result.accuracy,
-                               "final_loss": losses[-1]}
-                except TrainingDiverged as exc:
-                    self.say(f"  {spec.name}, seed {cfg.seed}: {exc}")
-                    outcome = {"score": None, "top1": None, "final_loss": None}
-                self.log.add(spec, cfg, outcome)
-            found.append(outcome)
-        return found
 
     def top1(self, spec) -> float:
         values = [o["top1"] for o in self.outcomes(spec)]
@@ -119,19 +85,12 @@ class _Trainer:
 
         variants, per_table, specs = paper_variants(tables, load_model_spec(model))
         for variant, spec in zip(variants, specs):
-            for o in self.outcomes(spec):  # a diverged training learned nothing
-                variant.scores.append(math.nan if o["score"] is None else o["score"])
-                variant.top1.append(0.0 if o["top1"] is None else o["top1"])
-                variant.final_loss.append(math.inf if o["final_loss"] is None
-                                          else o["final_loss"])
+            self.record(spec, variant)
         record = agreement(variants, per_table, load_findings(), self.seeds, self.data.name)
         for row, v in zip(record["rows"], variants):
             row["learned"] = self.guessing.learned(v)
             row["did_not_learn_because"] = self.guessing.shortfall(v) or None
         return record
-
-    def close(self) -> None:
-        self.log.close()
 
 
 def plan_ablate(*, table: str = "all", model: str | None = None, resolution: Any = None,

@@ -92,6 +92,9 @@ class Guessing:
     classes: int
     held_out: int  # held-out images each training is scored on
     level: float = 0.01
+    # The final loss must end below margin x ln C: 1 to give a verdict at all; a health check
+    # of default settings asks for "clearly below" (mfsearch.defaults.LEARNED_MARGIN).
+    margin: float = 1.0
 
     @property
     def top1(self) -> float:
@@ -100,6 +103,17 @@ class Guessing:
     @property
     def loss(self) -> float:
         return math.log(self.classes)
+
+    @property
+    def loss_bar(self) -> str:
+        """The final-loss bar in words, e.g. "0.9 x ln 10 = 2.072"."""
+        scale = "" if self.margin == 1 else f"{self.margin:g} x "
+        return f"{scale}ln {self.classes} = {self.margin * self.loss:.3f}"
+
+    def criterion(self) -> str:
+        return (f"held-out top-1 above chance ({self.top1:.3f}) by a one-sided binomial test at "
+                f"level {self.level:g} over all seeds' predictions, and a mean final training "
+                f"loss below {self.loss_bar}")
 
     def learned(self, c: Candidate) -> bool:
         return not self.shortfall(c)
@@ -115,9 +129,10 @@ class Guessing:
                 reasons.append(f"held-out top-1 {sum(c.top1) / len(c.top1):.3f} is not above "
                                f"chance ({self.top1:.3f}) beyond sampling noise")
         losses = [x for x in c.final_loss if x is not None]
-        if losses and not sum(losses) / len(losses) < self.loss:
+        if losses and not sum(losses) / len(losses) < self.margin * self.loss:
+            bar = "guessing's " if self.margin == 1 else ""
             reasons.append(f"its training loss ended at {sum(losses) / len(losses):.3f}, "
-                           f"not below guessing's ln {self.classes} = {self.loss:.3f}")
+                           f"not below {bar}{self.loss_bar}")
         return "; ".join(reasons)
 
 

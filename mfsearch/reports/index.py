@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..cost.counts import DEFAULT_CONVENTION
+from . import external
 from .files import claim, remember
 from .ablations import load_tables, regenerate as regenerate_table, select, write_tables
 
@@ -77,9 +78,14 @@ def regenerate(out: Path) -> list[Path]:
     claim(out, ["README.md"])
     claim(out / "ablations", [f"table{t.id}.{ext}" for t in select("all") for ext in ("md", "csv")])
     claim(out / "plots", figure_names())
+    # The external-validity summary, where recorded measurements are there to gather.
+    gathered = (claim(out, external.FILES) if (out / external.FOLDER).is_dir() else [])
     results = [regenerate_table(t) for t in select("all")]
     (out / "ablations").mkdir(parents=True, exist_ok=True)
     written = write_tables(results, out / "ablations", DEFAULT_CONVENTION)
     written += draw_all(out / "plots")
+    if gathered:
+        written += external.write(out)
+        remember(out, gathered)
     written.append(write_index(out))
     return written
