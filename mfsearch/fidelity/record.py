@@ -13,7 +13,10 @@ from pathlib import Path
 from ..errors import UserError
 from ..families import DEFAULT_FAMILY
 
-SHIPPED = "fidelity_measured.json"  # package data of mfsearch.proxy
+SHIPPED = "fidelity_measured.json"  # package data of mfsearch.fidelity
+# A copy of this project's reports/external_validity.json (`mfsearch report` writes that one):
+# what real evidence says of the default proxy, quoted beside the internal figures.
+SHIPPED_EXTERNAL = "external_measured.json"
 
 
 def record_path(report: Path) -> Path:
@@ -36,6 +39,45 @@ def load_record(path: str | Path | None = None) -> dict | None:
     except (OSError, ValueError, UnicodeDecodeError):
         raise UserError(f"{path}: not a fidelity record (written by `mfsearch fidelity` "
                         "beside its report)") from None
+
+
+def load_external() -> dict | None:
+    """The shipped external-validity record; None if the package has none."""
+    try:
+        return json.loads(resources.files(__package__).joinpath(SHIPPED_EXTERNAL).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def external_summary(record: dict | None = None) -> str:
+    """The external figures of the default proxy (`record`, or the shipped one) in one
+    paragraph: agreement with the paper's ImageNet ablations per task, whether every shipped
+    variant learns, and the tau against a longer training on real images."""
+    r = record if record is not None else load_external()
+    if not r:
+        return ("External validity not measured yet: see `mfsearch ablate --train` and "
+                "`mfsearch variants --train`.")
+    parts = []
+    for task, a in r.get("ablations", {}).items():
+        parts.append(f"on {task} it orders {a['pairs_agree']} of {a['pairs']} pairs alike "
+                     f"(Kendall tau {a['tau']:+.2f}, {a['seeds']} seeds; "
+                     f"{', '.join(f'{k} {v}' for k, v in a['findings'].items())})")
+    text = ("Against real evidence (the default proxy settings): of the paper's ImageNet "
+            "ablations (Tables 5-9, 13 variants of Mobile-Former-294M, 42 pairs whose top-1 "
+            "differs by at least 0.5 points; #params alone orders 40 of them), "
+            + ("; ".join(parts) if parts else "not measured yet") + ".")
+    learn = r.get("variants_learn", {})
+    if learn:
+        text += " Shipped variants that learn under their family's default settings: " + \
+            "; ".join(f"{sum(v.values())} of {len(v)} on {task}" for task, v in learn.items()) + "."
+    fid = r.get("cifar10_fidelity")
+    text += (" Against a longer CIFAR-10 training of the band: not measured yet."
+             if fid is None else
+             f" Against a longer CIFAR-10 training of {fid['archs']} band architectures: tau "
+             f"{fid['tau']:+.2f} (ceiling {fid['ceiling']:.2f}).")
+    if r.get("cross_task_tau") is not None:
+        text += f" The built-in task ranks like CIFAR-10 at tau {r['cross_task_tau']:+.2f}."
+    return text + " See reports/external_validity.md."
 
 
 def save_record(record: dict, path: str | Path) -> Path:

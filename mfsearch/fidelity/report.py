@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .measure import BOOTSTRAP_RESAMPLES, CONFIDENCE, MIN_FOR_INTERVAL
+from .record import external_summary
 
 
 _OTHER_SCORES = {"proxy_top1": "its held-out top-1 (scored like the longer runs)",
@@ -80,6 +81,7 @@ def write_report(frame: pd.DataFrame, record: dict, path: Path, command: str) ->
             + ". An interval wholly above 0: the proxy beats that baseline beyond the luck of "
             "which architectures were drawn.", ""]
     lines += _seed_lines(record, first) + _ceiling_lines(record)
+    lines += ["## External validity", "", external_summary(), ""]
     lines += decision_lines(record)
     lines += ["## Per architecture", "", frame.to_markdown(index=False), ""]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from optuna.trial import TrialState
 
 from ..data import Dataset
 from ..families import family_of, spec_from_yaml
-from ..fidelity.record import fidelity_summary, load_record
+from ..fidelity.record import external_summary, fidelity_summary, load_record
 from ..figures import new_figure, save_figure
 from .settings import SearchSettings
 from .trials import best_trained, evaluated, proxy_score, trained
@@ -214,6 +214,7 @@ def write_outputs(study: optuna.Study, settings: SearchSettings, out: Path, data
         f"- trials: {json.dumps(states)}", "",
         "## Proxy fidelity", "", fidelity_summary(proxy, data_name, band.label(),
                                                     settings.space.family, record), "",
+        external_summary(), "",
         "## Leaderboard (ranked by the proxy's score; top-1 is on the search's data, not "
         "ImageNet accuracy; candidates a rung stopped follow, with their score at that rung)",
         "",

@@ -21,7 +21,8 @@ SOURCES = {
                   "mfsearch ablate --table 5,6,7,8,9 --train --seeds 8 {data}--out "
                   "reports/external_validity/ablations-{task}"),
     "variants_learn": ("variants-{task}/learn.json",
-                       "mfsearch variants --train --family all {data}"),
+                       "mfsearch variants --train --family all {data}--out "
+                       "reports/external_validity/variants-{task}"),
     "fidelity": ("fidelity-{task}/proxy_fidelity.json",
                  "mfsearch fidelity --archs 16 --factor 4 --repeats 3 --jobs 2 {data}--report "
                  "reports/external_validity/fidelity-{task}/proxy_fidelity.md"),
