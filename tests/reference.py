@@ -31,7 +31,7 @@ def relative(ours: torch.Tensor, theirs: torch.Tensor) -> float:
 
 def assert_matches(reference: torch.nn.Module, variant: str, tmp_path, size: int) -> None:
     """Ours, with the reference's (randomised) weights loaded from a file, has its parameters
-    and its logits within 1e-5 (BN-folded: FOLDED_TOLERANCE), also against the reference's own
+    and its logits within 1e-5 (BN-folded: FOLDED_TOLERANCE, also against the reference's own
     fused form), and the folded network has the analytic cost model's parameters."""
     import mfsearch
     from mfsearch.models.fold import fold_batchnorm
