@@ -13,9 +13,11 @@ from .verify import VerifyJob, plan_verify, verify
 from .models import (CheckJob, Cost, CostJob, ExportJob, build_model, check, cost, export,
                      load_model, load_spec, plan_check, plan_cost, plan_export, save_model)
 
-__all__ = ["AblateJob", "ablate", "plan_ablate", "CheckJob", "Cost", "CostJob", "ExportJob", "FidelityJob", "LatencyJob", "LearnJob",
+__all__ = ["AblateJob", "ablate", "plan_ablate", "CheckJob", "Cost", "CostJob", "ExportJob", "FidelityJob",
+           "LatencyJob", "LearnJob",
            "LatencyResult", "LatencyTableJob", "SearchJob", "build_model", "check", "cost",
            "export", "latency_table", "load_model", "load_spec", "measure_latency",
            "plan_check", "plan_cost", "plan_export", "plan_fidelity", "plan_latency",
-           "plan_latency_table", "plan_search", "plan_variants_learn", "plan_train", "plan_verify", "proxy_fidelity", "save_model", "search",
+           "plan_latency_table", "plan_search", "plan_variants_learn", "plan_train",
+           "plan_verify", "proxy_fidelity", "save_model", "search",
            "train", "TrainJob", "variants_learn", "verify", "VerifyJob"]

@@ -37,7 +37,8 @@ class AblateJob:
         out = writable_dir(self.out)
         train, note, trainer = None, "", None
         if self.proxy is not None:
-            trainer = _AblationTrainings(self.data.load(), self.proxy, self.seeds, out / TRAININGS, log)
+            trainer = _AblationTrainings(self.data.load(), self.proxy, self.seeds,
+                                         out / TRAININGS, log)
             train, note = trainer.top1, trainer.note()
         results = []
         try:
@@ -81,15 +82,17 @@ class _AblationTrainings(SeededTrainings):
         return float("nan") if None in values else sum(values) / len(values)
 
     def agreement(self, tables, model: str) -> dict:
+        from ..nas.confirm import Guessing
         from ..reports.agreement import agreement, load_findings, paper_variants
 
+        guessing = Guessing(self.data.num_classes, self.data.sizes()[1])
         variants, per_table, specs = paper_variants(tables, load_model_spec(model))
         for variant, spec in zip(variants, specs):
             self.record(spec, variant)
         record = agreement(variants, per_table, load_findings(), self.seeds, self.data.name)
         for row, v in zip(record["rows"], variants):
-            row["learned"] = self.guessing.learned(v)
-            row["did_not_learn_because"] = self.guessing.shortfall(v) or None
+            row["learned"] = guessing.learned(v)
+            row["did_not_learn_because"] = guessing.shortfall(v) or None
         return record
 
 

@@ -17,12 +17,10 @@ class SeededTrainings:
 
     def __init__(self, data, proxy, seeds: int, path: Path, log: Callable[[str], None]):
         from ..fidelity.training_log import TrainingLog
-        from ..nas.confirm import Guessing
         from ..proxy.pool import threads_per_job
 
         self.data, self.proxy, self.seeds, self.say = data, proxy, seeds, log
         self.log = TrainingLog(path, data, threads_per_job(1))
-        self.guessing = Guessing(data.num_classes, data.sizes()[1])
 
     def outcomes(self, spec) -> list[dict]:
         """{"score", "top1", "final_loss", "losses"} per seed (None each for a training that
